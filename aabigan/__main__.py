@@ -1,0 +1,88 @@
+"""Command line: ``python -m aabigan run ...`` (a grid) and ``python -m aabigan table ...``."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .experiments import GRIDS, METHODS, RunConfig, grid, read_rows, run_grid
+from .profiles import PROFILES, current_profile_name
+from .tables import TABLE_KEYS, compare, to_markdown
+
+
+def _int_list(text: str) -> list[int]:
+    """'0-4' -> [0..4]; '1,3,5' -> [1, 3, 5]."""
+    out = []
+    for part in text.split(","):
+        if "-" in part:
+            lo, hi = part.split("-")
+            out += list(range(int(lo), int(hi) + 1))
+        else:
+            out.append(int(part))
+    return out
+
+
+def _pairs(text: str) -> list[tuple[int, int]]:
+    """'0:1,3:5' -> [(0, 1), (3, 5)] (normal class : first collected class)."""
+    return [tuple(int(v) for v in p.split(":")) for p in text.split(",")]  # type: ignore[misc]
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m aabigan", description=__doc__)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    r = sub.add_parser("run", help="run a grid of configs, appending rows to a CSV (resumable)")
+    r.add_argument("--grid", choices=GRIDS, help="a paper table's grid")
+    r.add_argument("--dataset", help="comma-separated datasets (default: the grid's)")
+    r.add_argument("--methods", help=f"comma-separated methods: {', '.join(sorted(METHODS))}")
+    r.add_argument("--seeds", type=_int_list, help="e.g. 0-9 or 0,3,5")
+    r.add_argument("--pairs", type=_pairs, help="image class pairs normal:collected, e.g. 0:1,2:3")
+    r.add_argument("--gamma-l", type=float, help="with --dataset and no --grid: the collected ratio")
+    r.add_argument("--gamma-p", type=float, default=0.0)
+    r.add_argument("--profile", default=None, help=f"{', '.join(PROFILES)} (default: $AABIGAN_PROFILE or smoke)")
+    r.add_argument("--out", required=True, help="results CSV to append to")
+    r.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    r.add_argument("--dry-run", action="store_true", help="list the configs still to run and stop")
+
+    t = sub.add_parser("table", help="mean ± std of a paper table from result rows, beside the paper's")
+    t.add_argument("name", choices=sorted(TABLE_KEYS))
+    t.add_argument("results", nargs="+", help="results CSV file(s)")
+    t.add_argument("--rule", default="val/auto", help="selection rule: val/auto, last/reconstruction, last/latent")
+    t.add_argument("--profile", default=None)
+    args = ap.parse_args(argv)
+
+    if args.cmd == "run":
+        profile = args.profile or current_profile_name()
+        datasets = args.dataset.split(",") if args.dataset else None
+        methods = args.methods.split(",") if args.methods else None
+        if args.grid:
+            configs = grid(args.grid, profile, datasets, methods, args.seeds, args.pairs)
+        else:
+            if not datasets or args.gamma_l is None:
+                ap.error("without --grid, give --dataset and --gamma-l")
+            configs = [RunConfig(d, m, n, (k,) if args.gamma_l > 0 else (), args.gamma_l, args.gamma_p, s, profile)
+                       for d in datasets for m in (methods or ["aabigan"])
+                       for n, k in (args.pairs or [(0, 1)]) for s in (args.seeds or [0])]
+        if args.threads:
+            import torch
+            torch.set_num_threads(args.threads)
+        if args.dry_run:
+            done = {r["config_hash"] for r in read_rows(args.out) if r["status"] == "ok"}
+            todo = [c for c in configs if c.hash not in done]
+            print(f"{len(configs)} configs, {len(configs) - len(todo)} done, {len(todo)} to run")
+            for c in todo:
+                print(c)
+            return 0
+        counts = run_grid(configs, args.out)
+        print(f"{counts['ran']} runs ({counts['failed']} failed), {counts['done_before']} already done -> {args.out}")
+        return 1 if counts["failed"] else 0
+
+    rows = [row for path in args.results for row in read_rows(path)]
+    table = compare(args.name, rows, args.rule, args.profile)
+    cols = list(TABLE_KEYS[args.name]) + ["ours", "n", "paper", "profile"]
+    print(f"{args.name}, rule {args.rule}; ours: AUROC % mean ± std over n runs\n")
+    print(to_markdown(table, cols))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

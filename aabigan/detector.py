@@ -1,0 +1,296 @@
+"""``AABiGAN``: the anomaly-aware bidirectional GAN as a scikit-learn / PyOD-style detector.
+
+    det = AABiGAN(epochs=100, random_state=0).fit(X, y)    # y = 1 for a collected anomaly, 0 unlabelled
+    det.decision_function(X_new)                           # higher = more anomalous
+
+Which score (reconstruction error or latent norm) and which epoch are used is a stated rule:
+
+* ``score="reconstruction" | "latent"`` fixes the score in advance; ``score="auto"`` picks the one with the
+  higher AUROC on a labelled validation set (the paper's rule, Sec. 3.4).
+* ``epoch_rule="last"`` scores with the networks after the last epoch (label-free);
+  ``epoch_rule="best_val"`` keeps the epoch with the best validation AUROC (the authors' code).
+
+Rules that need labels take them from ``fit(..., eval_set=(X_val, y_val))`` -- never from a test set.
+"""
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+
+from .nets import build_networks
+from .scores import SCORES, auprc, auroc, compute_scores
+from .trainer import TrainConfig, train
+from .validation import check_X, check_y, check_fraction
+
+__all__ = ["AABiGAN", "resolve_device"]
+
+SCORE_RULES = SCORES + ("auto",)
+EPOCH_RULES = ("last", "best_val")
+_FORMAT = "aabigan-detector-v1"
+
+
+def resolve_device(device: str | None) -> torch.device:
+    """``None`` or ``"auto"``: CUDA when present, else the CPU; otherwise the named device."""
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} was asked for, but CUDA is not available here")
+    return dev
+
+
+class AABiGAN(BaseEstimator):
+    """Anomaly-aware bidirectional GAN (Tian, Su & Yin, IJCAI 2022).
+
+    Parameters
+    ----------
+    objective : "aa" (eqs. 15-16, the default), "lsgan" (eqs. 7-8) or "bigan" (eq. 4).  The last two have
+        no term for collected anomalies: samples with y = 1 are left out of their training.
+    epochs, batch_size, neg_batch_size : training length, normals per step, collected anomalies per step.
+    lr_ge, lr_d : Adam learning rates of G/E and of D/D' (paper: 1e-4 and 2.5e-5).
+    a, b, c, neg_target : least-squares targets (paper: a=1, b=0, c=0.75; anomalies' target (a+b)/2).
+    pair_disc : use the reconstruction discriminator D'(x, x') of Supp. D (eqs. 33-34).
+    recon_weight : weight of the D' terms in the G/E loss.
+    family, latent_dim, width : architecture ("auto": MLP for vectors, DCGAN for (C, 32, 32) images).
+    ema_decay : score with an exponential moving average of the E and G weights (None: off).
+    score, epoch_rule : the selection rule (see the module docstring).
+    contamination : share of training samples above ``threshold_`` (for ``labels_`` and ``predict``).
+    device : None/"auto" (CUDA when present), "cpu", "cuda", "cuda:1", ...
+    random_state : int seed; fixes initialisation, shuffling and latent draws (on the CPU).
+    verbose : show a progress bar while training.
+    """
+
+    def __init__(self, objective="aa", epochs=100, batch_size=128, neg_batch_size=None, lr_ge=1e-4,
+                 lr_d=2.5e-5, a=1.0, b=0.0, c=None, neg_target=None, pair_disc=True, recon_weight=1.0,
+                 family="auto", latent_dim=None, width=64, ema_decay=None, score="reconstruction",
+                 epoch_rule="last", contamination=0.1, device=None, random_state=None, verbose=False):
+        self.objective = objective
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.neg_batch_size = neg_batch_size
+        self.lr_ge = lr_ge
+        self.lr_d = lr_d
+        self.a = a
+        self.b = b
+        self.c = c
+        self.neg_target = neg_target
+        self.pair_disc = pair_disc
+        self.recon_weight = recon_weight
+        self.family = family
+        self.latent_dim = latent_dim
+        self.width = width
+        self.ema_decay = ema_decay
+        self.score = score
+        self.epoch_rule = epoch_rule
+        self.contamination = contamination
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ----------------------------------------------------------------------------------- helpers
+    def _train_config(self) -> TrainConfig:
+        return TrainConfig(objective=self.objective, epochs=int(self.epochs), batch_size=int(self.batch_size),
+                           neg_batch_size=self.neg_batch_size, lr_ge=float(self.lr_ge), lr_d=float(self.lr_d),
+                           a=float(self.a), b=float(self.b), c=self.c, neg_target=self.neg_target,
+                           recon_weight=float(self.recon_weight), ema_decay=self.ema_decay)
+
+    def _check_rules(self, has_eval: bool) -> None:
+        if self.score not in SCORE_RULES:
+            raise ValueError(f"unknown score {self.score!r}; choose one of {SCORE_RULES}")
+        if self.epoch_rule not in EPOCH_RULES:
+            raise ValueError(f"unknown epoch_rule {self.epoch_rule!r}; choose one of {EPOCH_RULES}")
+        if (self.score == "auto" or self.epoch_rule == "best_val") and not has_eval:
+            raise ValueError(f"score={self.score!r} with epoch_rule={self.epoch_rule!r} chooses with labels: "
+                             "pass a labelled validation set, fit(X, y, eval_set=(X_val, y_val))")
+        check_fraction(self.contamination, "contamination", 0.0, 0.5)
+
+    def _tensor(self, X: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(X, dtype=torch.float32, device=self.device_)
+
+    # ---------------------------------------------------------------------------------------- fit
+    def fit(self, X, y=None, eval_set=None, monitor_set=None):
+        """Train on X; ``y[i] = 1`` marks a collected anomaly, 0 an unlabelled (normal) sample.
+
+        ``eval_set=(X_val, y_val)``, with y_val = 1 for any anomaly, is scored after every epoch; it is used
+        for the score/epoch choice only when ``score="auto"`` or ``epoch_rule="best_val"``, and its AUROC
+        curve is kept in ``history_`` either way.
+
+        ``monitor_set=(X_test, y_test)`` is scored after every epoch for *reporting only* (AUROC and AUPRC
+        of both scores go into ``history_`` as ``monitor_*``); nothing is ever chosen with it.  The
+        experiment runner uses it to report one training under several selection rules.
+        """
+        X = check_X(X, "X", min_samples=2)
+        y = np.zeros(len(X), np.int64) if y is None else check_y(y, len(X))
+        self._check_rules(eval_set is not None)
+        cfg = self._train_config()
+        if eval_set is not None:
+            if len(eval_set) != 2:
+                raise ValueError("eval_set must be a pair (X_val, y_val)")
+            X_val = check_X(eval_set[0], "X_val", n_features=X.shape[1:])
+            y_val = check_y(eval_set[1], len(X_val), "y_val")
+            if len(np.unique(y_val)) != 2:
+                raise ValueError("y_val must contain both normal (0) and anomalous (1) samples")
+        if monitor_set is not None:
+            X_mon = check_X(monitor_set[0], "X_monitor", n_features=X.shape[1:])
+            y_mon = check_y(monitor_set[1], len(X_mon), "y_monitor")
+        pos = X[y == 0]
+        neg = X[y == 1] if cfg.uses_anomalies else X[:0]
+        if len(pos) < 2:
+            raise ValueError(f"X has {len(pos)} unlabelled (normal) samples; at least 2 are needed")
+        self.device_ = resolve_device(self.device)
+        self.sample_shape_ = tuple(int(s) for s in X.shape[1:])
+        seed = self.random_state if self.random_state is not None else int(np.random.SeedSequence().entropy % 2**31)
+        devices = [self.device_.index or 0] if self.device_.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(int(seed))
+            gen = torch.Generator().manual_seed(int(seed))
+            nets = build_networks(self.sample_shape_, self.family, self.latent_dim, int(self.width),
+                                  bool(self.pair_disc)).to(self.device_)
+            Xv = self._tensor(X_val) if eval_set is not None else None
+            Xm = self._tensor(X_mon) if monitor_set is not None else None
+            self.history_: list[dict] = []
+            best: dict[str, tuple[float, int, dict]] = {}
+
+            def on_epoch_end(epoch, state):
+                rec = dict(state.history[-1])
+                if Xv is not None:
+                    s = compute_scores(state.scoring_encoder, state.scoring_generator, Xv)
+                    for name, v in s.items():
+                        rec[f"val_auroc_{name}"] = auroc(y_val, v)
+                        if self.epoch_rule == "best_val" and rec[f"val_auroc_{name}"] > best.get(name, (-1,))[0]:
+                            best[name] = (rec[f"val_auroc_{name}"], epoch, {
+                                "encoder": copy.deepcopy(state.scoring_encoder.state_dict()),
+                                "generator": copy.deepcopy(state.scoring_generator.state_dict())})
+                if Xm is not None:
+                    s = compute_scores(state.scoring_encoder, state.scoring_generator, Xm)
+                    for name, v in s.items():
+                        rec[f"monitor_auroc_{name}"] = auroc(y_mon, v)
+                        rec[f"monitor_auprc_{name}"] = auprc(y_mon, v)
+                self.history_.append(rec)
+
+            state = train(nets, self._tensor(pos), self._tensor(neg) if len(neg) else None, cfg, gen,
+                          on_epoch_end=on_epoch_end, verbose=bool(self.verbose))
+        self.nets_ = nets
+        self.encoder_, self.generator_ = state.scoring_encoder, state.scoring_generator
+        self.fit_seconds_ = state.seconds
+        self.n_collected_ = int(len(neg))
+
+        # the selection rule
+        last = self.history_[-1]
+        if self.epoch_rule == "best_val":
+            names = SCORES if self.score == "auto" else (self.score,)
+            chosen = max(names, key=lambda n: best[n][0])
+            _, self.selected_epoch_, snap = best[chosen]
+            self.encoder_.load_state_dict(snap["encoder"])
+            self.generator_.load_state_dict(snap["generator"])
+        else:
+            self.selected_epoch_ = last["epoch"]
+            chosen = (max(SCORES, key=lambda n: last[f"val_auroc_{n}"]) if self.score == "auto" else self.score)
+        self.selected_score_ = chosen
+        self.decision_scores_ = self.decision_function(X)
+        self.threshold_ = float(np.quantile(self.decision_scores_, 1 - float(self.contamination)))
+        self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
+        return self
+
+    # ------------------------------------------------------------------------------------ scoring
+    def _check_fitted(self):
+        if not hasattr(self, "encoder_"):
+            raise RuntimeError("this AABiGAN is not fitted yet; call fit(X, y) first")
+
+    def score_samples_all(self, X) -> dict[str, np.ndarray]:
+        """Both scores for X: {'reconstruction': ..., 'latent': ...} (higher = more anomalous)."""
+        self._check_fitted()
+        X = check_X(X, "X", n_features=self.sample_shape_)
+        return compute_scores(self.encoder_, self.generator_, self._tensor(X))
+
+    def decision_function(self, X) -> np.ndarray:
+        """Anomaly score of each sample under the selected score; higher = more anomalous."""
+        self._check_fitted()
+        X = check_X(X, "X", n_features=self.sample_shape_)
+        return compute_scores(self.encoder_, self.generator_, self._tensor(X), (self.selected_score_,))[
+            self.selected_score_]
+
+    def predict(self, X) -> np.ndarray:
+        """1 for samples scored above ``threshold_`` (an anomaly), else 0."""
+        return (self.decision_function(X) > self.threshold_).astype(int)
+
+    @torch.no_grad()
+    def reconstruct(self, X) -> np.ndarray:
+        """G(E(x)) for each sample, as a numpy array of X's shape."""
+        self._check_fitted()
+        X = self._tensor(check_X(X, "X", n_features=self.sample_shape_))
+        self.encoder_.eval()
+        self.generator_.eval()
+        return self.generator_(self.encoder_(X)).cpu().numpy()
+
+    @torch.no_grad()
+    def sample(self, n: int, seed: int = 0) -> np.ndarray:
+        """n samples G(z), z ~ N(0, I), drawn with their own seed."""
+        self._check_fitted()
+        z = torch.randn(int(n), self.nets_.latent_dim, generator=torch.Generator().manual_seed(seed))
+        self.generator_.eval()
+        return self.generator_(z.to(self.device_)).cpu().numpy()
+
+    # --------------------------------------------------------------------------------- save/load
+    def save(self, path) -> Path:
+        """Write parameters, fitted attributes and weights to one ``.npz`` file (no pickle involved)."""
+        self._check_fitted()
+        path = Path(path)
+        arrays = {}
+        mods = {"scoring_encoder": self.encoder_, "scoring_generator": self.generator_,
+                "joint_disc": self.nets_.joint_disc}
+        if self.nets_.pair_disc is not None:
+            mods["pair_disc"] = self.nets_.pair_disc
+        for name, mod in mods.items():
+            for k, v in mod.state_dict().items():
+                arrays[f"{name}/{k}"] = v.detach().cpu().numpy()
+        meta = {"format": _FORMAT, "params": self.get_params(), "sample_shape": list(self.sample_shape_),
+                "selected_score": self.selected_score_, "selected_epoch": int(self.selected_epoch_),
+                "threshold": self.threshold_, "history": self.history_, "fit_seconds": self.fit_seconds_,
+                "n_collected": self.n_collected_}
+        arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+        arrays["__decision_scores__"] = self.decision_scores_
+        with open(path, "wb") as fh:
+            np.savez(fh, **arrays)
+        return path
+
+    @classmethod
+    def load(cls, path, device=None) -> "AABiGAN":
+        """Rebuild a detector written by :meth:`save` (``device`` overrides the saved one)."""
+        with np.load(Path(path), allow_pickle=False) as data:
+            if "__meta__" not in data.files:
+                raise ValueError(f"{path} is not a file written by AABiGAN.save")
+            meta = json.loads(bytes(data["__meta__"]).decode())
+            if meta.get("format") != _FORMAT:
+                raise ValueError(f"{path} has format {meta.get('format')!r}, expected {_FORMAT!r}")
+            arrays = {k: data[k] for k in data.files}
+        params = dict(meta["params"])
+        if device is not None:
+            params["device"] = device
+        det = cls(**params)
+        det.device_ = resolve_device(det.device)
+        det.sample_shape_ = tuple(meta["sample_shape"])
+        det.nets_ = build_networks(det.sample_shape_, det.family, det.latent_dim, int(det.width),
+                                   bool(det.pair_disc)).to(det.device_)
+        det.encoder_, det.generator_ = det.nets_.encoder, det.nets_.generator
+        mods = {"scoring_encoder": det.encoder_, "scoring_generator": det.generator_,
+                "joint_disc": det.nets_.joint_disc, "pair_disc": det.nets_.pair_disc}
+        for name, mod in mods.items():
+            if mod is None:
+                continue
+            sd = {k.split("/", 1)[1]: torch.as_tensor(v) for k, v in arrays.items() if k.startswith(name + "/")}
+            mod.load_state_dict(sd)
+        det.selected_score_ = meta["selected_score"]
+        det.selected_epoch_ = meta["selected_epoch"]
+        det.threshold_ = meta["threshold"]
+        det.history_ = meta["history"]
+        det.fit_seconds_ = meta["fit_seconds"]
+        det.n_collected_ = meta["n_collected"]
+        det.decision_scores_ = arrays["__decision_scores__"]
+        det.labels_ = (det.decision_scores_ > det.threshold_).astype(int)
+        return det

@@ -1,0 +1,340 @@
+"""Experiments: a run is a small frozen config -> result rows; a grid runner appends rows and resumes.
+
+    cfg = RunConfig("thyroid", "aabigan", gamma_l=0.01, seed=3, profile="cpu")
+    rows = run_one(cfg)                       # one row per selection rule, with provenance
+    run_grid(grid("table2", "cpu"), "results/odds-cpu.csv")
+
+Rows are long format: one row per (run, selection rule).  An AA-BiGAN run is trained once and reported
+under three rules:
+
+* ``last/reconstruction`` and ``last/latent``: the networks after the last epoch, a score fixed in advance
+  -- no label is used for any choice;
+* ``val/auto``: the epoch and the score with the best AUROC on the validation split (the paper's rule);
+  the test split is never used for a choice.
+
+A run that fails (bad data, a diverging loss) is recorded as one row with ``status=failed`` and the error.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import io
+import json
+import os
+import platform
+import subprocess
+import time
+import traceback
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from . import __version__
+from .data import IMAGE_DATASETS, ODDS_DATASETS, canonical_name, make_split
+from .detector import AABiGAN
+from .profiles import PROFILES, get_profile
+from .scores import SCORES, auprc, auroc
+from .validation import check_fraction
+
+__all__ = ["METHODS", "RunConfig", "run_one", "run_grid", "read_rows", "grid", "GRIDS", "ROW_FIELDS",
+           "rows_from_history"]
+
+ROW_FIELDS = ["config_hash", "status", "rule", "dataset", "method", "normal_class", "known_classes", "k_l",
+              "gamma_l", "gamma_p", "seed", "profile", "auroc", "auprc", "score", "epoch", "n_train_normal",
+              "n_collected", "n_polluted", "fit_seconds", "device", "aabigan_version", "torch_version",
+              "python_version", "commit", "settings", "error", "finished_at"]
+
+
+# ------------------------------------------------------------------------------------------ methods
+@dataclass(frozen=True)
+class Method:
+    """How a named method is built and trained.  ``uses_labels``: whether collected anomalies are used."""
+
+    name: str
+    display: str               # the name the paper's tables print
+    build: Callable[[dict], object]
+    uses_labels: bool
+    per_epoch: bool            # reports under the epoch/score rules (a GAN) or once ("fixed")
+
+
+def _aabigan(settings: dict) -> AABiGAN:
+    return AABiGAN(**settings)
+
+
+METHODS: dict[str, Method] = {
+    "aabigan": Method("aabigan", "AA-BiGAN", _aabigan, uses_labels=True, per_epoch=True),
+    # the same network and objective without the collected anomalies (the unsupervised reading, gamma_l = 0)
+    "aabigan-unsup": Method("aabigan-unsup", "AA-BiGAN without collected anomalies", _aabigan,
+                            uses_labels=False, per_epoch=True),
+}
+
+
+def register_method(method: Method) -> None:
+    """Make a method available to configs and grids by name."""
+    METHODS[method.name] = method
+
+
+# ------------------------------------------------------------------------------------------- config
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that determines one run.  ``overrides`` are (name, value) pairs of method settings."""
+
+    dataset: str
+    method: str = "aabigan"
+    normal_class: int = 0
+    known_classes: tuple[int, ...] = (1,)
+    gamma_l: float = 0.0
+    gamma_p: float = 0.0
+    seed: int = 0
+    profile: str = "smoke"
+    overrides: tuple[tuple[str, object], ...] = ()
+
+    def __post_init__(self):
+        object.__setattr__(self, "dataset", canonical_name(self.dataset))
+        object.__setattr__(self, "known_classes", tuple(int(c) for c in self.known_classes))
+        object.__setattr__(self, "overrides", tuple(sorted((str(k), v) for k, v in dict(self.overrides).items())))
+        if self.method not in METHODS:
+            raise ValueError(f"unknown method {self.method!r}; known: {', '.join(sorted(METHODS))}")
+        get_profile(self.profile)
+        check_fraction(self.gamma_l, "gamma_l")
+        check_fraction(self.gamma_p, "gamma_p")
+        if self.dataset in ODDS_DATASETS and (self.normal_class != 0 or self.known_classes not in ((), (1,))):
+            raise ValueError("ODDS datasets have normal class 0 and one anomaly class, 1")
+        if self.gamma_l > 0 and not self.known_classes:
+            raise ValueError("gamma_l > 0 needs at least one known (collected) anomaly class")
+
+    @property
+    def family(self) -> str:
+        return "image" if self.dataset in IMAGE_DATASETS else "tabular"
+
+    def settings(self) -> dict:
+        """The method's settings: the profile's, then the overrides."""
+        out = get_profile(self.profile).method_settings(self.dataset, self.family)
+        out.update(dict(self.overrides))
+        return out
+
+    def split_args(self) -> dict:
+        prof = get_profile(self.profile)
+        args = dict(prof.split_image) if self.family == "image" else {}
+        return args
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["known_classes"] = list(self.known_classes)
+        d["overrides"] = dict(self.overrides)
+        return d
+
+    @property
+    def hash(self) -> str:
+        """Stable hash of the config *and* the settings it resolves to (a changed profile re-runs)."""
+        blob = json.dumps({"config": self.to_dict(), "settings": self.settings(), "split": self.split_args()},
+                          sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------------------- provenance
+def _commit() -> str:
+    here = Path(__file__).resolve().parent
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=here, capture_output=True,
+                             text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "aabigan"],
+                               cwd=here.parent, capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return (sha + ("-dirty" if dirty else "")) if sha else "unknown"
+
+
+def _device_name(dev) -> str:
+    import torch
+
+    if str(dev).startswith("cuda"):
+        return f"cuda:{torch.cuda.get_device_name(dev)}"
+    return f"cpu:{platform.processor() or platform.machine()}:{torch.get_num_threads()}threads"
+
+
+# ------------------------------------------------------------------------------------------ one run
+def rows_from_history(history: list[dict]) -> list[dict]:
+    """Test AUROC/AUPRC under the three selection rules, from a history with val and monitor entries."""
+    last = history[-1]
+    out = [{"rule": f"last/{s}", "score": s, "epoch": last["epoch"], "auroc": last[f"monitor_auroc_{s}"],
+            "auprc": last[f"monitor_auprc_{s}"]} for s in SCORES]
+    best = max(((h[f"val_auroc_{s}"], -h["epoch"], s, h) for h in history for s in SCORES),
+               key=lambda t: t[:2])  # highest validation AUROC; the earliest epoch on ties
+    _, _, s, h = best
+    out.append({"rule": "val/auto", "score": s, "epoch": h["epoch"], "auroc": h[f"monitor_auroc_{s}"],
+                "auprc": h[f"monitor_auprc_{s}"]})
+    return out
+
+
+def _base_row(cfg: RunConfig) -> dict:
+    import torch
+
+    return {"config_hash": cfg.hash, "dataset": cfg.dataset, "method": cfg.method,
+            "normal_class": cfg.normal_class, "known_classes": " ".join(map(str, cfg.known_classes)),
+            "k_l": len(cfg.known_classes) if cfg.gamma_l > 0 else 0, "gamma_l": cfg.gamma_l,
+            "gamma_p": cfg.gamma_p, "seed": cfg.seed, "profile": cfg.profile, "aabigan_version": __version__,
+            "torch_version": torch.__version__, "python_version": platform.python_version(),
+            "commit": _commit(), "settings": json.dumps(cfg.settings(), sort_keys=True)}
+
+
+def run_one(cfg: RunConfig) -> list[dict]:
+    """Train and evaluate one config; returns its result rows (a single failed row on error)."""
+    base = _base_row(cfg)
+    method = METHODS[cfg.method]
+    try:
+        split = make_split(cfg.dataset, cfg.normal_class, cfg.known_classes if cfg.gamma_l > 0 else (),
+                           n_known_classes=0, gamma_l=cfg.gamma_l, gamma_p=cfg.gamma_p, seed=cfg.seed,
+                           **cfg.split_args())
+        X, y = split.X_train, split.y_train
+        if not method.uses_labels:
+            keep = y == 0          # the collected anomalies are left out, not relabelled as normal
+            X, y = X[keep], y[keep]
+        settings = dict(cfg.settings())
+        settings.setdefault("random_state", cfg.seed)
+        model = method.build(settings)
+        t0 = time.perf_counter()
+        if method.per_epoch:
+            model.fit(X, y, eval_set=(split.X_val, split.y_val), monitor_set=(split.X_test, split.y_test))
+            results = rows_from_history(model.history_)
+        else:
+            model.fit(X, y)
+            s = model.decision_function(split.X_test)
+            results = [{"rule": "fixed", "score": "", "epoch": "", "auroc": auroc(split.y_test, s),
+                        "auprc": auprc(split.y_test, s)}]
+        seconds = getattr(model, "fit_seconds_", None) or (time.perf_counter() - t0)
+        extra = {"status": "ok", "n_train_normal": split.info["n_normal"], "n_collected": split.info["n_collected"],
+                 "n_polluted": split.info["n_polluted"], "fit_seconds": round(seconds, 3),
+                 "device": _device_name(getattr(model, "device_", "cpu")), "error": ""}
+        rows = [{**base, **extra, **r} for r in results]
+    except Exception as exc:  # recorded as failed, never as a number
+        rows = [{**base, "status": "failed", "rule": "", "error": f"{type(exc).__name__}: {exc}"[:500]}]
+        if os.environ.get("AABIGAN_RAISE"):
+            traceback.print_exc()
+    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return [{k: r.get(k, "") for k in ROW_FIELDS} | {"finished_at": stamp} for r in rows]
+
+
+# ---------------------------------------------------------------------------------------- the runner
+def read_rows(path) -> list[dict]:
+    """All complete rows of a results CSV (a torn last line from an interruption is ignored)."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    with open(path, newline="") as fh:
+        text = fh.read()
+    if text and not text.endswith("\n"):
+        text = text[: text.rfind("\n") + 1]
+    rows = list(csv.DictReader(io.StringIO(text)))
+    return [r for r in rows if None not in r and r.get("finished_at")]
+
+
+def _append(path: Path, rows: list[dict]) -> None:
+    """Append rows in one write, then fsync: an interruption loses at most the run in flight."""
+    new = not path.is_file() or path.stat().st_size == 0
+    if not new:
+        with open(path, "rb+") as fh:        # drop a torn last line left by an earlier interruption
+            data = fh.read()
+            if not data.endswith(b"\n"):
+                fh.truncate(data.rfind(b"\n") + 1)
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=ROW_FIELDS, lineterminator="\n")
+    if new:
+        writer.writeheader()
+    writer.writerows(rows)
+    with open(path, "a", newline="") as fh:
+        fh.write(buf.getvalue())
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def run_grid(configs: Iterable[RunConfig], out, progress: bool = True) -> dict:
+    """Run every config not yet done (status ok) in ``out``; append each run's rows as it finishes.
+
+    Returns counts: {"done_before": ..., "ran": ..., "failed": ...}.  Safe to interrupt and call again.
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    configs = list(dict.fromkeys(configs))            # drop duplicates, keep order
+    done = {r["config_hash"] for r in read_rows(out) if r["status"] == "ok"}
+    todo = [c for c in configs if c.hash not in done]
+    counts = {"done_before": len(configs) - len(todo), "ran": 0, "failed": 0}
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=len(configs), initial=counts["done_before"], desc=f"runs -> {out.name}", unit="run")
+    for cfg in todo:
+        rows = run_one(cfg)
+        _append(out, rows)
+        counts["ran"] += 1
+        counts["failed"] += rows[0]["status"] != "ok"
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(last=f"{cfg.dataset}/{cfg.method}/s{cfg.seed}", failed=counts["failed"])
+    if bar is not None:
+        bar.close()
+    return counts
+
+
+# ------------------------------------------------------------------------------------------- grids
+def _seeds(profile, seeds):
+    return list(seeds) if seeds is not None else list(range(get_profile(profile).n_seeds_tabular))
+
+
+def _grid_odds(profile, datasets=None, methods=None, seeds=None, gamma_ls=(0.01,)):
+    datasets = [canonical_name(d) for d in (datasets or ODDS_DATASETS)]
+    methods = methods or ["aabigan", "aabigan-unsup"]
+    return [RunConfig(d, m, 0, (1,), g, 0.0, s, profile) for d in datasets for g in gamma_ls for m in methods
+            for s in _seeds(profile, seeds)]
+
+
+def _pairs(profile, pairs):
+    return pairs if pairs is not None else get_profile(profile).class_pairs()
+
+
+def _known(normal: int, first: int, k: int) -> tuple[int, ...]:
+    """k collected classes: ``first`` and the next classes after it, skipping the normal class."""
+    order = [(first + j) % 10 for j in range(10)]
+    return tuple(c for c in order if c != normal)[:k]
+
+
+def _grid_images(profile, datasets, methods, pairs, cells, seeds):
+    datasets = [canonical_name(d) for d in (datasets or IMAGE_DATASETS)]
+    methods = methods or ["aabigan"]
+    seeds = list(seeds) if seeds is not None else [0]
+    out = []
+    for d in datasets:
+        for gamma_l, gamma_p, k, overrides in cells:
+            for n, first in _pairs(profile, pairs):
+                for m in methods:
+                    for s in seeds:
+                        known = _known(n, first, k) if gamma_l > 0 else ()
+                        out.append(RunConfig(d, m, n, known, gamma_l, gamma_p, s, profile, overrides))
+    return out
+
+
+def grid(name: str, profile: str | None = None, datasets=None, methods=None, seeds=None, pairs=None) -> list[RunConfig]:
+    """The configs of a paper table: 'table1', 'table2' (= 'table8'), 'table5', 'table6', 'table7'."""
+    profile = get_profile(profile).name
+    if name in ("table2", "table8"):
+        return _grid_odds(profile, datasets, methods, seeds)
+    if name == "gamma_sweep":
+        return _grid_odds(profile, datasets, methods, seeds, gamma_ls=(0.0, 0.005, 0.01, 0.05, 0.1))
+    cells = {
+        "table1": [(g, 0.0, 1, ()) for g in (0.0, 0.01, 0.05, 0.1, 0.2)],
+        "table6": [(0.05, p, 1, ()) for p in (0.0, 0.01, 0.05, 0.1, 0.2)],
+        "table7": [(0.05 if k else 0.0, 0.1, k, ()) for k in (0, 1, 2, 3, 5)],
+        "table5": [(0.05, p, 1, (("c", c),)) for c in (0.25, 0.4, 0.6, 0.75) for p in (0.0, 0.1)],
+    }
+    if name not in cells:
+        raise ValueError(f"unknown grid {name!r}; choose one of {', '.join(GRIDS)}")
+    if name == "table5":
+        datasets = datasets or ["fmnist"]
+    return _grid_images(profile, datasets, methods, pairs, cells[name], seeds)
+
+
+GRIDS = ("table1", "table2", "table5", "table6", "table7", "table8", "gamma_sweep")

@@ -1,0 +1,84 @@
+"""The three run profiles, chosen by ``AABIGAN_PROFILE`` (or a ``--profile`` flag).
+
+* ``smoke``: seconds per run on a CPU -- what CI and the notebooks under nbval run.  Numbers from it
+  only show that the machinery works.
+* ``cpu``: a reduced protocol that a 2-core CPU finishes in about an hour per table cell (fewer class pairs,
+  fewer training images, narrower networks, fewer epochs).  The book states it beside every number.
+* ``paper``: the paper's protocol (Supp. E and the authors' code): every (normal, collected) class pair,
+  DCGAN width 64, batch 200 normals + 50 collected anomalies, 200 epochs on MNIST / F-MNIST and 1000 on
+  CIFAR-10; for a GPU.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+__all__ = ["Profile", "PROFILES", "get_profile", "current_profile_name"]
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    tabular: dict = field(default_factory=dict)     # AABiGAN settings for the ODDS tables
+    image: dict = field(default_factory=dict)       # AABiGAN settings for 32x32 images
+    image_epochs: dict = field(default_factory=dict)  # per-dataset epoch overrides
+    split_image: dict = field(default_factory=dict)   # make_split arguments (subsampling)
+    pairs: str = "all"                                # which (normal, collected) class pairs
+    n_seeds_tabular: int = 10
+
+    def method_settings(self, dataset: str, family: str) -> dict:
+        if family == "tabular":
+            return dict(self.tabular)
+        out = dict(self.image)
+        if dataset in self.image_epochs:
+            out["epochs"] = self.image_epochs[dataset]
+        return out
+
+    def class_pairs(self) -> list[tuple[int, int]]:
+        """(normal class, collected class) pairs of the image tables."""
+        if self.pairs == "all":
+            return [(n, k) for n in range(10) for k in range(10) if n != k]
+        if self.pairs == "ring":
+            return [(n, (n + 1) % 10) for n in range(10)]
+        if self.pairs == "one":
+            return [(0, 1)]
+        raise ValueError(f"unknown pair set {self.pairs!r}")
+
+
+PROFILES = MappingProxyType({
+    "smoke": Profile(
+        "smoke", "seconds per run on a CPU; shows that the machinery works, not what the method can do",
+        tabular=dict(epochs=5, batch_size=64),
+        image=dict(epochs=1, batch_size=32, neg_batch_size=8, width=8),
+        split_image=dict(max_train_normal=128, max_eval=250),
+        pairs="one", n_seeds_tabular=2),
+    "cpu": Profile(
+        "cpu", "reduced protocol for a 2-core CPU: 10 class pairs (normal n, collected n+1 mod 10), 1000 "
+               "normal training images, 2000 evaluation images, DCGAN width 16, 20 epochs; full ODDS data",
+        tabular=dict(epochs=100, batch_size=128),
+        image=dict(epochs=20, batch_size=64, neg_batch_size=16, width=16),
+        split_image=dict(max_train_normal=1000, max_eval=2000),
+        pairs="ring", n_seeds_tabular=10),
+    "paper": Profile(
+        "paper", "the paper's protocol: all 90 class pairs, full data, DCGAN width 64, batch 200 + 50, "
+                 "200 epochs (MNIST, F-MNIST) / 1000 (CIFAR-10); for a GPU",
+        tabular=dict(epochs=200, batch_size=128),
+        image=dict(epochs=200, batch_size=200, neg_batch_size=50, width=64),
+        image_epochs={"cifar10": 1000},
+        split_image=dict(),
+        pairs="all", n_seeds_tabular=10),
+})
+
+
+def current_profile_name(default: str = "smoke") -> str:
+    return os.environ.get("AABIGAN_PROFILE", default)
+
+
+def get_profile(name: str | None = None) -> Profile:
+    """The named profile, or ``$AABIGAN_PROFILE`` (default ``smoke``); ValueError if unknown."""
+    name = current_profile_name() if name is None else name
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}")
+    return PROFILES[name]

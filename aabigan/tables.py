@@ -1,0 +1,121 @@
+"""Result tables: our mean ± std from the committed rows, the paper's value beside it.
+
+``summarise`` groups rows of one selection rule and reports AUROC in percent, mean ± sample standard
+deviation over the runs of a cell (seeds for ODDS, class pairs for images; the paper's ± is over its 90
+class pairs).  ``compare`` joins a summary with the paper's table read from ``results/paper/``.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from .data import DISPLAY_NAMES
+from .experiments import METHODS, read_rows
+
+__all__ = ["summarise", "paper_table", "compare", "to_markdown", "paper_dir", "TABLE_KEYS"]
+
+#: the columns that identify a cell of each paper table
+TABLE_KEYS = {
+    "table1": ("dataset", "gamma_l", "method"),
+    "table2": ("dataset", "method"),
+    "table8": ("dataset", "method"),
+    "table5": ("c", "gamma_l", "gamma_p"),
+    "table6": ("dataset", "gamma_p", "method"),
+    "table7": ("dataset", "k_l", "method"),
+}
+
+
+def paper_dir() -> Path:
+    """``$AABIGAN_RESULTS/paper``, else ``results/paper`` of this checkout, else of the working directory."""
+    if os.environ.get("AABIGAN_RESULTS"):
+        return Path(os.environ["AABIGAN_RESULTS"]) / "paper"
+    here = Path(__file__).resolve().parents[1] / "results" / "paper"
+    return here if here.is_dir() else Path.cwd() / "results" / "paper"
+
+
+def _norm(key: str, value) -> str:
+    """Cell keys as the paper's CSVs write them."""
+    if key in ("gamma_l", "gamma_p"):
+        return f"{float(value):.2f}"
+    if key == "c":
+        return f"{float(value):g}"
+    if key == "k_l":
+        return str(int(float(value)))
+    if key == "dataset":
+        return DISPLAY_NAMES.get(str(value), str(value))
+    if key == "method":
+        return METHODS[value].display if value in METHODS else str(value)
+    return str(value)
+
+
+def _cell_value(row: dict, key: str):
+    if key == "c":
+        return json.loads(row["settings"]).get("c", 0.75) or 0.75
+    return row[key]
+
+
+def summarise(rows: list[dict], keys=("dataset", "method"), rule: str = "val/auto", profile: str | None = None,
+              metric: str = "auroc") -> list[dict]:
+    """Mean ± std (percent) of ``metric`` per cell, over the ok rows of one rule (and profile)."""
+    groups: dict[tuple, list[float]] = defaultdict(list)
+    profiles: dict[tuple, set] = defaultdict(set)
+    for r in rows:
+        if r["status"] != "ok" or r["rule"] not in (rule, "fixed"):
+            continue
+        if profile is not None and r["profile"] != profile:
+            continue
+        k = tuple(_norm(key, _cell_value(r, key)) for key in keys)
+        groups[k].append(100 * float(r[metric]))
+        profiles[k].add(r["profile"])
+    out = []
+    for k, vals in sorted(groups.items()):
+        v = np.asarray(vals)
+        out.append({**dict(zip(keys, k)), "mean": round(float(v.mean()), 1),
+                    "std": round(float(v.std(ddof=1)) if len(v) > 1 else 0.0, 1), "n": len(v),
+                    "profile": ",".join(sorted(profiles[k]))})
+    return out
+
+
+def paper_table(name: str, directory=None) -> list[dict]:
+    path = Path(directory or paper_dir()) / f"{name}.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"the paper's {name} was looked for at {path} and is not there")
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def compare(name: str, rows: list[dict], rule: str = "val/auto", profile: str | None = None,
+            directory=None) -> list[dict]:
+    """Our summary of ``rows`` for paper table ``name``, with the paper's mean ± std beside each cell."""
+    if name not in TABLE_KEYS:
+        raise ValueError(f"unknown table {name!r}; choose one of {', '.join(TABLE_KEYS)}")
+    keys = TABLE_KEYS[name]
+    paper = {}
+    for p in paper_table(name, directory):
+        k = tuple(_norm(key, p[key]) if key not in ("dataset", "method") else p[key] for key in keys)
+        paper[k] = p
+    ours = summarise(rows, keys, rule, profile)
+    for o in ours:
+        p = paper.get(tuple(o[key] for key in keys))
+        o["ours"] = f"{o['mean']:.1f} ± {o['std']:.1f}"
+        o["paper"] = f"{p['mean']} ± {p['std']}" if p and p.get("mean") else "—"
+    return ours
+
+
+def to_markdown(table: list[dict], columns=None) -> str:
+    if not table:
+        return "(no rows)"
+    columns = columns or list(table[0])
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(str(r.get(c, "")) for c in columns) + " |" for r in table]
+    return "\n".join(lines)
+
+
+def load_and_compare(name: str, results, rule="val/auto", profile=None) -> list[dict]:
+    rows = [r for path in ([results] if isinstance(results, (str, Path)) else results) for r in read_rows(path)]
+    return compare(name, rows, rule, profile)

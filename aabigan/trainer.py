@@ -1,0 +1,226 @@
+"""The one training loop (Algorithm 1) serving the BiGAN, LS-BiGAN and AA-BiGAN objectives.
+
+Each step: a D and D' step on a minibatch of normal samples, a minibatch of collected anomalies (when
+there are any) and fresh latent codes; then a G and E step on the same minibatch.  E(x), G(z) and
+G(E(x)) are computed once per step and reused by both updates (the D step sees them detached).
+
+The losses come from :mod:`aabigan.losses`; the networks from :mod:`aabigan.nets`.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+from . import losses as L
+from .errors import TrainingDivergedError
+from .nets import Networks
+
+__all__ = ["TrainConfig", "TrainState", "train", "OBJECTIVES"]
+
+OBJECTIVES = ("bigan", "lsgan", "aa")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyper-parameters of the training loop.  Defaults are the paper's (Supp. E, Sec. 3.3)."""
+
+    objective: str = "aa"
+    epochs: int = 100
+    batch_size: int = 128
+    neg_batch_size: int | None = None   # collected anomalies per step; default batch_size // 4
+    lr_ge: float = 1e-4
+    lr_d: float = 2.5e-5
+    betas: tuple[float, float] = (0.5, 0.999)
+    a: float = 1.0
+    b: float = 0.0
+    c: float | None = None              # None: 0.75 for 'aa' (paper), 0.5 for 'lsgan' (eq. 8)
+    neg_target: float | None = None     # None: (a+b)/2 (eq. 15); 0 with a=1, b=0 is eq. (9)
+    recon_weight: float = 1.0           # weight of the D' terms in the G/E loss (authors' code: 1/3)
+    ema_decay: float | None = None      # exponential moving average of E and G weights for scoring
+
+    def __post_init__(self):
+        if self.objective not in OBJECTIVES:
+            raise ValueError(f"unknown objective {self.objective!r}; choose one of {OBJECTIVES}")
+        if int(self.epochs) < 1:
+            raise ValueError(f"epochs must be at least 1, got {self.epochs}")
+        if int(self.batch_size) < 2:
+            raise ValueError(f"batch_size must be at least 2, got {self.batch_size}")
+        for name in ("lr_ge", "lr_d"):
+            v = getattr(self, name)
+            if not (math.isfinite(v) and v > 0):
+                raise ValueError(f"{name} must be a positive number, got {v}")
+        if self.ema_decay is not None and not 0 < self.ema_decay < 1:
+            raise ValueError(f"ema_decay must lie in (0, 1), got {self.ema_decay}")
+
+    @property
+    def target_c(self) -> float:
+        if self.c is not None:
+            return float(self.c)
+        return 0.5 if self.objective == "lsgan" else 0.75
+
+    @property
+    def uses_anomalies(self) -> bool:
+        return self.objective == "aa"
+
+
+@dataclass
+class TrainState:
+    """What training leaves behind: the networks to score with and the loss history."""
+
+    nets: Networks
+    scoring_encoder: torch.nn.Module
+    scoring_generator: torch.nn.Module
+    history: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
+    with torch.no_grad():
+        for pe, pm in zip(ema.parameters(), model.parameters()):
+            pe.lerp_(pm, 1 - decay)
+        for be, bm in zip(ema.buffers(), model.buffers()):
+            be.copy_(bm)
+
+
+def _d_losses(cfg: TrainConfig, d_pos, d_neg, d_gen, dp_self, dp_neg, dp_rec):
+    """Loss of the D/D' step for the chosen objective."""
+    if cfg.objective == "bigan":
+        loss = L.bigan_d_loss(d_pos, d_gen)
+        if dp_self is not None:
+            loss = loss + L.bigan_d_loss(dp_self, dp_rec)
+        return loss
+    loss = L.aa_d_loss(d_pos, d_neg, d_gen, a=cfg.a, b=cfg.b, neg_target=cfg.neg_target)
+    if dp_self is not None:
+        loss = loss + L.recon_d_loss(dp_self, dp_neg, dp_rec, a=cfg.a, b=cfg.b)
+    return loss
+
+
+def _ge_losses(cfg: TrainConfig, d_pos, d_neg, d_gen, dp_self, dp_neg, dp_rec):
+    """Loss of the G/E step.  dp_self and dp_neg are constants for G and E (see losses.recon_ge_loss)."""
+    if cfg.objective == "bigan":
+        loss = L.bigan_ge_loss(d_pos, d_gen)
+        if dp_rec is not None:
+            loss = loss + cfg.recon_weight * L.bigan_ge_loss(dp_self, dp_rec)
+        return loss
+    c = cfg.target_c
+    loss = L.aa_ge_loss(d_pos, d_neg, d_gen, c=c)
+    if dp_rec is not None:
+        loss = loss + cfg.recon_weight * L.recon_ge_loss(dp_self, dp_neg, dp_rec, c=c)
+    return loss
+
+
+def train(nets: Networks, X_pos: torch.Tensor, X_neg: torch.Tensor | None, cfg: TrainConfig,
+          generator: torch.Generator, on_epoch_end: Callable[[int, TrainState], None] | None = None,
+          verbose: bool = False) -> TrainState:
+    """Train ``nets`` on normal samples ``X_pos`` and collected anomalies ``X_neg`` (may be None/empty).
+
+    ``X_pos``/``X_neg`` are tensors already on the training device.  ``generator`` is a CPU
+    ``torch.Generator`` that drives shuffling, anomaly batches and latent codes, so a seed fixes the run
+    (on the CPU; cuDNN kernels may add nondeterminism on a GPU).  ``on_epoch_end(epoch, state)`` is called
+    after every epoch, e.g. to score a validation set.  Raises :class:`TrainingDivergedError` when a loss
+    turns non-finite.
+    """
+    device = X_pos.device
+    n = X_pos.shape[0]
+    if n < 2:
+        raise ValueError(f"training needs at least 2 normal samples, got {n}")
+    if X_neg is not None and X_neg.shape[0] == 0:
+        X_neg = None
+    if X_neg is not None and not cfg.uses_anomalies:
+        raise ValueError(f"objective {cfg.objective!r} has no term for collected anomalies; "
+                         "use objective='aa' or train on the normal samples only")
+    E, G, D, Dp = nets.encoder, nets.generator, nets.joint_disc, nets.pair_disc
+    opt_ge = torch.optim.Adam(list(E.parameters()) + list(G.parameters()), lr=cfg.lr_ge, betas=cfg.betas)
+    d_params = list(D.parameters()) + (list(Dp.parameters()) if Dp is not None else [])
+    opt_d = torch.optim.Adam(d_params, lr=cfg.lr_d, betas=cfg.betas)
+    ema_E = copy.deepcopy(E) if cfg.ema_decay else None
+    ema_G = copy.deepcopy(G) if cfg.ema_decay else None
+    state = TrainState(nets, ema_E or E, ema_G or G)
+
+    batch = min(int(cfg.batch_size), n)
+    steps = max(1, n // batch)          # drop the last incomplete batch (BatchNorm needs > 1 sample)
+    m = 0 if X_neg is None else X_neg.shape[0]
+    neg_batch = min(cfg.neg_batch_size or max(1, batch // 4), m) if m else 0
+    latent = nets.latent_dim
+
+    epochs = range(int(cfg.epochs))
+    bar = None
+    if verbose:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=int(cfg.epochs), desc=f"{cfg.objective} training", unit="epoch")
+    t0 = time.perf_counter()
+    for epoch in epochs:
+        for mod in nets.modules().values():
+            mod.train()
+        perm = torch.randperm(n, generator=generator).to(device)
+        sum_d = torch.zeros((), device=device)
+        sum_ge = torch.zeros((), device=device)
+        for s in range(steps):
+            x = X_pos[perm[s * batch:(s + 1) * batch]]
+            bsz = x.shape[0]
+            xn = X_neg[torch.randperm(m, generator=generator)[:neg_batch].to(device)] if neg_batch else None
+            z = torch.randn(bsz, latent, generator=generator).to(device)
+
+            # shared forward passes: one encoder pass over normals and anomalies together
+            x_all = x if xn is None else torch.cat([x, xn])
+            z_all = E(x_all)
+            x_fake = G(z)
+            x_rec = G(z_all[:bsz]) if Dp is not None else None
+
+            # ---- D and D' step (E and G outputs detached)
+            for p in d_params:
+                p.requires_grad_(True)
+            d_all = D(x_all, z_all.detach())
+            d_gen = D(x_fake.detach(), z)
+            if Dp is not None:
+                dp_all = Dp(x_all, x_all)
+                dp_rec = Dp(x, x_rec.detach())
+                dp_self, dp_neg = dp_all[:bsz], (dp_all[bsz:] if xn is not None else None)
+            else:
+                dp_self = dp_neg = dp_rec = None
+            loss_d = _d_losses(cfg, d_all[:bsz], d_all[bsz:] if xn is not None else None, d_gen,
+                               dp_self, dp_neg, dp_rec)
+            opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            opt_d.step()
+
+            # ---- G and E step against the updated discriminators
+            for p in d_params:
+                p.requires_grad_(False)
+            d_all = D(x_all, z_all)
+            d_gen = D(x_fake, z)
+            dp_rec_ge = Dp(x, x_rec) if Dp is not None else None
+            loss_ge = _ge_losses(cfg, d_all[:bsz], d_all[bsz:] if xn is not None else None, d_gen,
+                                 dp_self.detach() if dp_self is not None else None,
+                                 dp_neg.detach() if dp_neg is not None else None, dp_rec_ge)
+            opt_ge.zero_grad(set_to_none=True)
+            loss_ge.backward()
+            opt_ge.step()
+            if ema_E is not None:
+                _ema_update(ema_E, E, cfg.ema_decay)
+                _ema_update(ema_G, G, cfg.ema_decay)
+            sum_d += loss_d.detach()
+            sum_ge += loss_ge.detach()
+        for p in d_params:
+            p.requires_grad_(True)
+        ld, lge = (sum_d / steps).item(), (sum_ge / steps).item()
+        if not (math.isfinite(ld) and math.isfinite(lge)):
+            raise TrainingDivergedError(f"losses became non-finite in epoch {epoch + 1} "
+                                        f"(D loss {ld}, G/E loss {lge}); lower the learning rates or check "
+                                        "the input scaling")
+        state.history.append({"epoch": epoch + 1, "loss_d": ld, "loss_ge": lge})
+        state.seconds = time.perf_counter() - t0
+        if on_epoch_end is not None:
+            on_epoch_end(epoch + 1, state)
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss_d=f"{ld:.3f}", loss_ge=f"{lge:.3f}")
+    if bar is not None:
+        bar.close()
+    state.seconds = time.perf_counter() - t0
+    return state
