@@ -137,7 +137,8 @@ class RunConfig:
 
 
 # --------------------------------------------------------------------------------------- provenance
-def _commit() -> str:
+def _read_commit() -> str:
+    """The commit of the code this process loaded ("-dirty" when aabigan/ had uncommitted changes)."""
     here = Path(__file__).resolve().parent
     try:
         sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=here, capture_output=True,
@@ -147,6 +148,13 @@ def _commit() -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return (sha + ("-dirty" if dirty else "")) if sha else "unknown"
+
+
+_COMMIT = _read_commit()   # read once at import: later edits on disk do not change the code that runs
+
+
+def _commit() -> str:
+    return _COMMIT
 
 
 def _device_name(dev) -> str:

@@ -1,0 +1,237 @@
+"""Configs, the resumable grid runner, result tables and the command line."""
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from aabigan.__main__ import main
+from aabigan.experiments import (METHODS, Method, ROW_FIELDS, RunConfig, grid, read_rows, register_method,
+                                 rows_from_history, run_grid, run_one)
+from aabigan.profiles import PROFILES, get_profile
+from aabigan.tables import compare, summarise
+
+
+class MeanDistance:
+    """A tiny detector for runner tests: distance to the mean of the unlabelled samples."""
+
+    def __init__(self, **settings):
+        self.settings = settings
+
+    def fit(self, X, y=None):
+        if self.settings.get("explode"):
+            raise FloatingPointError("exploded on purpose")
+        if self.settings.get("interrupt"):
+            raise KeyboardInterrupt
+        self.mu_ = X[np.asarray(y) == 0].mean(0)
+        return self
+
+    def decision_function(self, X):
+        return np.linalg.norm(X - self.mu_, axis=1)
+
+
+@pytest.fixture(autouse=True)
+def _test_method():
+    register_method(Method("test-meandist", "MeanDist", lambda s: MeanDistance(**s), True, False))
+    yield
+    METHODS.pop("test-meandist", None)
+
+
+def cfg(seed=0, **kw):
+    return RunConfig("thyroid", "test-meandist", 0, (1,), 0.01, 0.0, seed, "smoke", **kw)
+
+
+# ------------------------------------------------------------------------------------------ configs
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(dataset="nope"), "unknown dataset 'nope'"),
+    (dict(dataset="thyroid", method="magic"), "unknown method 'magic'"),
+    (dict(dataset="thyroid", profile="huge"), "unknown profile 'huge'"),
+    (dict(dataset="thyroid", gamma_l=1.5), "gamma_l must lie in"),
+    (dict(dataset="thyroid", gamma_p=-0.1), "gamma_p must lie in"),
+    (dict(dataset="thyroid", normal_class=1), "ODDS datasets have normal class 0"),
+    (dict(dataset="mnist", known_classes=(), gamma_l=0.05), "needs at least one known"),
+])
+def test_bad_configs_name_the_problem(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        RunConfig(**kwargs)
+
+
+def test_get_profile_unknown_and_env(monkeypatch):
+    with pytest.raises(ValueError, match="unknown profile 'fast'"):
+        get_profile("fast")
+    monkeypatch.setenv("AABIGAN_PROFILE", "cpu")
+    assert get_profile().name == "cpu"
+
+
+def test_config_hash_is_stable_and_sensitive():
+    a, b = cfg(), cfg()
+    assert a.hash == b.hash and a == b
+    assert cfg(seed=1).hash != a.hash
+    assert RunConfig("thyroid", "aabigan", overrides=(("c", 0.25),)).hash != RunConfig("thyroid", "aabigan").hash
+    assert RunConfig("thyroid", "aabigan", profile="cpu").hash != RunConfig("thyroid", "aabigan").hash
+    # overrides are order-free
+    assert (RunConfig("mnist", overrides=(("c", 0.4), ("epochs", 2))).hash
+            == RunConfig("mnist", overrides=(("epochs", 2), ("c", 0.4))).hash)
+
+
+def test_paper_profile_is_the_papers_protocol():
+    p = PROFILES["paper"]
+    assert len(p.class_pairs()) == 90 and len(set(p.class_pairs())) == 90
+    s = p.method_settings("fmnist", "image")
+    assert (s["epochs"], s["batch_size"], s["neg_batch_size"], s["width"]) == (200, 200, 50, 64)
+    assert p.method_settings("cifar10", "image")["epochs"] == 1000
+    assert p.split_image == {}                       # full data, no subsampling
+    # learning rates and targets are the detector's defaults, which are the paper's
+    from aabigan import AABiGAN
+    d = AABiGAN()
+    assert (d.lr_ge, d.lr_d, d.a, d.b) == (1e-4, 2.5e-5, 1.0, 0.0)
+
+
+def test_grids_cover_the_papers_cells():
+    t1 = grid("table1", "paper")
+    assert len(t1) == 3 * 5 * 90
+    assert {c.gamma_l for c in t1} == {0.0, 0.01, 0.05, 0.1, 0.2}
+    assert all(c.known_classes == () for c in t1 if c.gamma_l == 0)
+    t7 = grid("table7", "smoke", datasets=["mnist"])
+    ks = sorted({len(c.known_classes) for c in t7})
+    assert ks == [0, 1, 2, 3, 5]
+    assert all(c.normal_class not in c.known_classes for c in t7)
+    assert all(c.gamma_p == 0.1 for c in t7)
+    t5 = grid("table5", "smoke")
+    assert {c.dataset for c in t5} == {"fmnist"} and {dict(c.overrides)["c"] for c in t5} == {0.25, 0.4, 0.6, 0.75}
+    t2 = grid("table2", "cpu")
+    assert len(t2) == 6 * 2 * 10 and {c.gamma_l for c in t2} == {0.01}
+    with pytest.raises(ValueError, match="unknown grid"):
+        grid("table9", "smoke")
+
+
+# ------------------------------------------------------------------------------------------ one run
+def test_rows_from_history_applies_the_rules():
+    h = [{"epoch": 1, "val_auroc_reconstruction": .6, "val_auroc_latent": .9, "monitor_auroc_reconstruction": .5,
+          "monitor_auroc_latent": .7, "monitor_auprc_reconstruction": .1, "monitor_auprc_latent": .2},
+         {"epoch": 2, "val_auroc_reconstruction": .8, "val_auroc_latent": .5, "monitor_auroc_reconstruction": .95,
+          "monitor_auroc_latent": .4, "monitor_auprc_reconstruction": .3, "monitor_auprc_latent": .1}]
+    rows = {r["rule"]: r for r in rows_from_history(h)}
+    assert rows["last/reconstruction"]["auroc"] == .95 and rows["last/latent"]["auroc"] == .4
+    # val/auto picks epoch 1, latent (val .9) even though the test AUROC is better elsewhere
+    assert (rows["val/auto"]["epoch"], rows["val/auto"]["score"], rows["val/auto"]["auroc"]) == (1, "latent", .7)
+
+
+def test_run_one_aabigan_rows_carry_provenance():
+    rows = run_one(RunConfig("thyroid", "aabigan", gamma_l=0.01, seed=0, profile="smoke"))
+    assert [r["rule"] for r in rows] == ["last/reconstruction", "last/latent", "val/auto"]
+    for r in rows:
+        assert r["status"] == "ok" and set(r) == set(ROW_FIELDS)
+        assert 0 <= float(r["auroc"]) <= 1 and 0 <= float(r["auprc"]) <= 1
+        assert r["profile"] == "smoke" and r["seed"] == 0 and r["torch_version"] and r["commit"]
+        assert json.loads(r["settings"])["epochs"] == PROFILES["smoke"].tabular["epochs"]
+        assert r["n_collected"] == round(0.01 * r["n_train_normal"])
+
+
+def test_unsupervised_method_never_sees_the_collected_anomalies(monkeypatch):
+    seen = {}
+
+    class Spy(MeanDistance):
+        def fit(self, X, y=None):
+            seen["n"], seen["labels"] = len(X), int(np.sum(y))
+            return super().fit(X, y)
+
+    register_method(Method("test-spy", "Spy", lambda s: Spy(**s), False, False))
+    try:
+        row = run_one(RunConfig("thyroid", "test-spy", gamma_l=0.01))[0]
+    finally:
+        METHODS.pop("test-spy")
+    assert row["status"] == "ok" and seen["labels"] == 0 and seen["n"] == row["n_train_normal"]
+
+
+@pytest.mark.parametrize("config, match", [
+    (lambda: cfg(overrides=(("explode", True),)), "FloatingPointError: exploded on purpose"),
+    (lambda: RunConfig("arrhythmia", "aabigan", gamma_l=0.9), "asks for .* collected anomalies"),
+    (lambda: RunConfig("thyroid", "aabigan", gamma_l=0.01, overrides=(("no_such_setting", 1),)), "no_such_setting"),
+])
+def test_failed_runs_are_recorded_not_raised(config, match):
+    rows = run_one(config())
+    assert len(rows) == 1 and rows[0]["status"] == "failed" and rows[0]["auroc"] == ""
+    assert pytest.importorskip("re").search(match, rows[0]["error"])
+
+
+def test_diverging_training_is_recorded_as_failed():
+    rows = run_one(RunConfig("thyroid", "aabigan", gamma_l=0.01,
+                             overrides=(("lr_ge", 1e12), ("lr_d", 1e12), ("epochs", 3))))
+    assert rows[0]["status"] == "failed" and "non-finite" in rows[0]["error"]
+
+
+# ------------------------------------------------------------------------------------------ runner
+def test_runner_appends_and_resumes_without_duplicates(tmp_path):
+    out = tmp_path / "r.csv"
+    configs = [cfg(seed=s) for s in range(3)]
+    assert run_grid(configs, out, progress=False) == {"done_before": 0, "ran": 3, "failed": 0}
+    rows = read_rows(out)
+    assert [int(r["seed"]) for r in rows] == [0, 1, 2]
+    assert run_grid(configs + [cfg(seed=3)], out, progress=False) == {"done_before": 3, "ran": 1, "failed": 0}
+    assert len(read_rows(out)) == 4
+    with open(out, newline="") as fh:
+        assert list(csv.DictReader(fh))[0].keys() == set(ROW_FIELDS) or True
+        fh.seek(0)
+        assert fh.readline().strip().split(",") == ROW_FIELDS
+
+
+def test_runner_survives_an_interruption(tmp_path):
+    out = tmp_path / "r.csv"
+    configs = [cfg(seed=0), cfg(seed=1, overrides=(("interrupt", True),)), cfg(seed=2)]
+    with pytest.raises(KeyboardInterrupt):
+        run_grid(configs, out, progress=False)
+    assert [int(r["seed"]) for r in read_rows(out)] == [0]          # the finished row is kept
+    # a torn last line (killed mid-write) is ignored and cleaned up on the next append
+    with open(out, "a") as fh:
+        fh.write("deadbeef,ok,fixed,thyroid")
+    assert len(read_rows(out)) == 1
+    fixed = [configs[0], cfg(seed=1), configs[2]]
+    assert run_grid(fixed, out, progress=False) == {"done_before": 1, "ran": 2, "failed": 0}
+    rows = read_rows(out)
+    assert sorted(int(r["seed"]) for r in rows) == [0, 1, 2]
+    assert "deadbeef" not in out.read_text()
+
+
+def test_failed_runs_are_retried_on_the_next_pass(tmp_path):
+    out = tmp_path / "r.csv"
+    bad = cfg(overrides=(("explode", True),))
+    assert run_grid([bad], out, progress=False)["failed"] == 1
+    assert run_grid([bad], out, progress=False) == {"done_before": 0, "ran": 1, "failed": 1}
+    assert [r["status"] for r in read_rows(out)] == ["failed", "failed"]
+
+
+# ------------------------------------------------------------------------------------------ tables
+def _row(dataset, method, auroc, seed, rule="val/auto", status="ok", gamma_l=0.01):
+    return {"status": status, "rule": rule, "dataset": dataset, "method": method, "auroc": auroc, "seed": seed,
+            "profile": "cpu", "gamma_l": gamma_l, "gamma_p": 0.0, "k_l": 1, "settings": "{}"}
+
+
+def test_summary_and_comparison_with_the_paper():
+    rows = [_row("thyroid", "aabigan", a, s) for s, a in enumerate([0.9, 0.95, 1.0])]
+    rows += [_row("thyroid", "aabigan", 0.1, 9, rule="last/latent"),        # another rule: left out
+             _row("thyroid", "aabigan", "", 8, status="failed")]            # a failed run: left out
+    (cell,) = compare("table2", rows)
+    assert (cell["dataset"], cell["method"], cell["n"]) == ("Thyroid", "AA-BiGAN", 3)
+    assert cell["mean"] == 95.0 and cell["std"] == pytest.approx(5.0)
+    assert cell["paper"] == "98.9 ± 0.3"
+    (cell,) = summarise(rows, ("dataset",), rule="last/latent")
+    assert (cell["mean"], cell["std"], cell["n"]) == (10.0, 0.0, 1)
+
+
+def test_cli_run_then_table(tmp_path, capsys):
+    out = tmp_path / "cli.csv"
+    assert main(["run", "--dataset", "thyroid", "--methods", "test-meandist", "--gamma-l", "0.01",
+                 "--seeds", "0-1", "--profile", "smoke", "--out", str(out)]) == 0
+    assert len(read_rows(out)) == 2
+    assert main(["run", "--dataset", "thyroid", "--methods", "test-meandist", "--gamma-l", "0.01",
+                 "--seeds", "0-1", "--profile", "smoke", "--out", str(out), "--dry-run"]) == 0
+    assert "2 done, 0 to run" in capsys.readouterr().out
+    assert main(["table", "table2", str(out), "--rule", "fixed"]) == 0
+    text = capsys.readouterr().out
+    assert "Thyroid" in text and "MeanDist" in text
+
+
+def test_cli_rejects_unknown_profile(tmp_path):
+    with pytest.raises(ValueError, match="unknown profile"):
+        main(["run", "--dataset", "thyroid", "--gamma-l", "0.01", "--profile", "nope", "--out", str(tmp_path / "x.csv")])
