@@ -1,5 +1,4 @@
 """Configs, the resumable grid runner, result tables and the command line."""
-import csv
 import json
 
 import numpy as np
@@ -171,8 +170,6 @@ def test_runner_appends_and_resumes_without_duplicates(tmp_path):
     assert run_grid(configs + [cfg(seed=3)], out, progress=False) == {"done_before": 3, "ran": 1, "failed": 0}
     assert len(read_rows(out)) == 4
     with open(out, newline="") as fh:
-        assert list(csv.DictReader(fh))[0].keys() == set(ROW_FIELDS) or True
-        fh.seek(0)
         assert fh.readline().strip().split(",") == ROW_FIELDS
 
 
@@ -214,7 +211,7 @@ def test_summary_and_comparison_with_the_paper():
     (cell,) = compare("table2", rows)
     assert (cell["dataset"], cell["method"], cell["n"]) == ("Thyroid", "AA-BiGAN", 3)
     assert cell["mean"] == 95.0 and cell["std"] == pytest.approx(5.0)
-    assert cell["paper"] == "98.9 ± 0.3"
+    assert cell["paper"] == "98.9 ± 0.1"
     (cell,) = summarise(rows, ("dataset",), rule="last/latent")
     assert (cell["mean"], cell["std"], cell["n"]) == (10.0, 0.0, 1)
 
