@@ -41,6 +41,8 @@ def main(argv=None) -> int:
     r.add_argument("--profile", default=None, help=f"{', '.join(PROFILES)} (default: $AABIGAN_PROFILE or smoke)")
     r.add_argument("--out", required=True, help="results CSV to append to")
     r.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    r.add_argument("--stack", type=int, default=1,
+                   help="train up to this many seeds of one tabular AA-BiGAN cell together (default 1: one at a time)")
     r.add_argument("--dry-run", action="store_true", help="list the configs still to run and stop")
 
     t = sub.add_parser("table", help="mean ± std of a paper table from result rows, beside the paper's")
@@ -72,7 +74,7 @@ def main(argv=None) -> int:
             for c in todo:
                 print(c)
             return 0
-        counts = run_grid(configs, args.out)
+        counts = run_grid(configs, args.out, stack=args.stack)
         print(f"{counts['ran']} runs ({counts['failed']} failed), {counts['done_before']} already done -> {args.out}")
         return 1 if counts["failed"] else 0
 

@@ -27,7 +27,7 @@ from .scores import SCORES, auprc, auroc, compute_scores
 from .trainer import TrainConfig, train
 from .validation import check_X, check_y, check_fraction
 
-__all__ = ["AABiGAN", "resolve_device"]
+__all__ = ["AABiGAN", "fit_stacked", "resolve_device"]
 
 SCORE_RULES = SCORES + ("auto",)
 EPOCH_RULES = ("last", "best_val")
@@ -57,6 +57,7 @@ class AABiGAN(BaseEstimator):
     pair_disc : use the reconstruction discriminator D'(x, x') of Supp. D (eqs. 33-34).
     recon_weight : weight of the D' terms in the G/E loss.
     family, latent_dim, width : architecture ("auto": MLP for vectors, DCGAN for (C, 32, 32) images).
+    dropout : dropout rate in the discriminators.
     ema_decay : score with an exponential moving average of the E and G weights (None: off).
     score, epoch_rule : the selection rule (see the module docstring).
     contamination : share of training samples above ``threshold_`` (for ``labels_`` and ``predict``).
@@ -67,7 +68,7 @@ class AABiGAN(BaseEstimator):
 
     def __init__(self, objective="aa", epochs=100, batch_size=128, neg_batch_size=None, lr_ge=1e-4,
                  lr_d=2.5e-5, a=1.0, b=0.0, c=None, neg_target=None, pair_disc=True, recon_weight=1.0,
-                 family="auto", latent_dim=None, width=64, ema_decay=None, score="reconstruction",
+                 family="auto", latent_dim=None, width=64, dropout=0.2, ema_decay=None, score="reconstruction",
                  epoch_rule="last", contamination=0.1, device=None, random_state=None, verbose=False):
         self.objective = objective
         self.epochs = epochs
@@ -84,6 +85,7 @@ class AABiGAN(BaseEstimator):
         self.family = family
         self.latent_dim = latent_dim
         self.width = width
+        self.dropout = dropout
         self.ema_decay = ema_decay
         self.score = score
         self.epoch_rule = epoch_rule
@@ -124,10 +126,23 @@ class AABiGAN(BaseEstimator):
         of both scores go into ``history_`` as ``monitor_*``); nothing is ever chosen with it.  The
         experiment runner uses it to report one training under several selection rules.
         """
+        pos, neg = self._prepare(X, y, eval_set, monitor_set)
+        with torch.random.fork_rng(devices=self._rng_devices()):
+            gen = self._init_networks()
+            state = train(self.nets_, self._tensor(pos), self._tensor(neg) if len(neg) else None,
+                          self._train_config(), gen, on_epoch_end=lambda e, st: self._record_epoch(
+                              st.history[-1], st.scoring_encoder, st.scoring_generator),
+                          verbose=bool(self.verbose))
+        self.encoder_, self.generator_ = state.scoring_encoder, state.scoring_generator
+        return self._finish(state.seconds)
+
+    def _prepare(self, X, y, eval_set, monitor_set):
+        """Check the inputs, keep what the epochs' records need; returns (normal, collected) arrays."""
         X = check_X(X, "X", min_samples=2)
         y = np.zeros(len(X), np.int64) if y is None else check_y(y, len(X))
         self._check_rules(eval_set is not None)
         cfg = self._train_config()
+        self._eval = self._monitor = None
         if eval_set is not None:
             if len(eval_set) != 2:
                 raise ValueError("eval_set must be a pair (X_val, y_val)")
@@ -135,66 +150,70 @@ class AABiGAN(BaseEstimator):
             y_val = check_y(eval_set[1], len(X_val), "y_val")
             if len(np.unique(y_val)) != 2:
                 raise ValueError("y_val must contain both normal (0) and anomalous (1) samples")
+            self._eval = (X_val, y_val)
         if monitor_set is not None:
+            if len(monitor_set) != 2:
+                raise ValueError("monitor_set must be a pair (X_test, y_test)")
             X_mon = check_X(monitor_set[0], "X_monitor", n_features=X.shape[1:])
-            y_mon = check_y(monitor_set[1], len(X_mon), "y_monitor")
+            self._monitor = (X_mon, check_y(monitor_set[1], len(X_mon), "y_monitor"))
         pos = X[y == 0]
         neg = X[y == 1] if cfg.uses_anomalies else X[:0]
         if len(pos) < 2:
             raise ValueError(f"X has {len(pos)} unlabelled (normal) samples; at least 2 are needed")
         self.device_ = resolve_device(self.device)
         self.sample_shape_ = tuple(int(s) for s in X.shape[1:])
-        seed = self.random_state if self.random_state is not None else int(np.random.SeedSequence().entropy % 2**31)
-        devices = [self.device_.index or 0] if self.device_.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(int(seed))
-            gen = torch.Generator().manual_seed(int(seed))
-            nets = build_networks(self.sample_shape_, self.family, self.latent_dim, int(self.width),
-                                  bool(self.pair_disc)).to(self.device_)
-            Xv = self._tensor(X_val) if eval_set is not None else None
-            Xm = self._tensor(X_mon) if monitor_set is not None else None
-            self.history_: list[dict] = []
-            best: dict[str, tuple[float, int, dict]] = {}
-
-            def on_epoch_end(epoch, state):
-                rec = dict(state.history[-1])
-                if Xv is not None:
-                    s = compute_scores(state.scoring_encoder, state.scoring_generator, Xv)
-                    for name, v in s.items():
-                        rec[f"val_auroc_{name}"] = auroc(y_val, v)
-                        if self.epoch_rule == "best_val" and rec[f"val_auroc_{name}"] > best.get(name, (-1,))[0]:
-                            best[name] = (rec[f"val_auroc_{name}"], epoch, {
-                                "encoder": copy.deepcopy(state.scoring_encoder.state_dict()),
-                                "generator": copy.deepcopy(state.scoring_generator.state_dict())})
-                if Xm is not None:
-                    s = compute_scores(state.scoring_encoder, state.scoring_generator, Xm)
-                    for name, v in s.items():
-                        rec[f"monitor_auroc_{name}"] = auroc(y_mon, v)
-                        rec[f"monitor_auprc_{name}"] = auprc(y_mon, v)
-                self.history_.append(rec)
-
-            state = train(nets, self._tensor(pos), self._tensor(neg) if len(neg) else None, cfg, gen,
-                          on_epoch_end=on_epoch_end, verbose=bool(self.verbose))
-        self.nets_ = nets
-        self.encoder_, self.generator_ = state.scoring_encoder, state.scoring_generator
-        self.fit_seconds_ = state.seconds
         self.n_collected_ = int(len(neg))
+        self._X_fit = X
+        self.history_: list[dict] = []
+        self._best: dict[str, tuple[float, int, dict]] = {}
+        return pos, neg
 
-        # the selection rule
+    def _rng_devices(self) -> list[int]:
+        return [self.device_.index or 0] if self.device_.type == "cuda" else []
+
+    def _init_networks(self) -> torch.Generator:
+        """Seed the global RNG (initialisation, dropout) and return the generator of the training draws."""
+        seed = self.random_state if self.random_state is not None else int(np.random.SeedSequence().entropy % 2**31)
+        torch.manual_seed(int(seed))
+        self.nets_ = build_networks(self.sample_shape_, self.family, self.latent_dim, int(self.width),
+                                    bool(self.pair_disc), float(self.dropout)).to(self.device_)
+        return torch.Generator().manual_seed(int(seed))
+
+    def _record_epoch(self, losses: dict, encoder, generator) -> None:
+        """Score the validation and monitor sets with this epoch's networks; keep the best snapshots."""
+        rec = dict(losses)
+        for prefix, data in (("val", self._eval), ("monitor", self._monitor)):
+            if data is None:
+                continue
+            s = compute_scores(encoder, generator, self._tensor(data[0]))
+            for name, v in s.items():
+                rec[f"{prefix}_auroc_{name}"] = auroc(data[1], v)
+                if prefix == "monitor":
+                    rec[f"monitor_auprc_{name}"] = auprc(data[1], v)
+                elif self.epoch_rule == "best_val" and rec[f"val_auroc_{name}"] > self._best.get(name, (-1,))[0]:
+                    self._best[name] = (rec[f"val_auroc_{name}"], rec["epoch"], {
+                        "encoder": copy.deepcopy(encoder.state_dict()),
+                        "generator": copy.deepcopy(generator.state_dict())})
+        self.history_.append(rec)
+
+    def _finish(self, seconds: float) -> "AABiGAN":
+        """Apply the selection rule and score the training data."""
+        self.fit_seconds_ = seconds
         last = self.history_[-1]
         if self.epoch_rule == "best_val":
             names = SCORES if self.score == "auto" else (self.score,)
-            chosen = max(names, key=lambda n: best[n][0])
-            _, self.selected_epoch_, snap = best[chosen]
+            chosen = max(names, key=lambda n: self._best[n][0])
+            _, self.selected_epoch_, snap = self._best[chosen]
             self.encoder_.load_state_dict(snap["encoder"])
             self.generator_.load_state_dict(snap["generator"])
         else:
             self.selected_epoch_ = last["epoch"]
             chosen = (max(SCORES, key=lambda n: last[f"val_auroc_{n}"]) if self.score == "auto" else self.score)
         self.selected_score_ = chosen
-        self.decision_scores_ = self.decision_function(X)
+        self.decision_scores_ = self.decision_function(self._X_fit)
         self.threshold_ = float(np.quantile(self.decision_scores_, 1 - float(self.contamination)))
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
+        del self._X_fit, self._best, self._eval, self._monitor
         return self
 
     # ------------------------------------------------------------------------------------ scoring
@@ -276,7 +295,7 @@ class AABiGAN(BaseEstimator):
         det.device_ = resolve_device(det.device)
         det.sample_shape_ = tuple(meta["sample_shape"])
         det.nets_ = build_networks(det.sample_shape_, det.family, det.latent_dim, int(det.width),
-                                   bool(det.pair_disc)).to(det.device_)
+                                   bool(det.pair_disc), float(det.dropout)).to(det.device_)
         det.encoder_, det.generator_ = det.nets_.encoder, det.nets_.generator
         mods = {"scoring_encoder": det.encoder_, "scoring_generator": det.generator_,
                 "joint_disc": det.nets_.joint_disc, "pair_disc": det.nets_.pair_disc}
@@ -294,3 +313,49 @@ class AABiGAN(BaseEstimator):
         det.decision_scores_ = arrays["__decision_scores__"]
         det.labels_ = (det.decision_scores_ > det.threshold_).astype(int)
         return det
+
+
+def fit_stacked(detectors: list[AABiGAN], data: list[tuple]) -> list[AABiGAN]:
+    """Fit several MLP-family detectors as one stacked training (:mod:`aabigan.stacked`).
+
+    ``data[r] = (X, y, eval_set, monitor_set)`` for ``detectors[r]``.  The detectors must share every
+    parameter but ``random_state``, and their runs the numbers of normal and collected samples (the seeds
+    of one ODDS cell do).  Each detector ends up fitted as if alone: its own initialisation, draws,
+    history and selection.  Falls back to fitting one by one where stacking does not apply.
+    """
+    from .stacked import can_stack, stack_networks, unstack_module, unstack_networks
+
+    if len(detectors) != len(data):
+        raise ValueError("fit_stacked needs one data tuple per detector")
+    params = [{k: v for k, v in d.get_params().items() if k != "random_state"} for d in detectors]
+    if len(detectors) < 2 or any(p != params[0] for p in params):
+        return [d.fit(*args) for d, args in zip(detectors, data)]
+    prepared = [d._prepare(*args) for d, args in zip(detectors, data)]
+    shapes = {(p.shape, n.shape) for p, n in prepared}
+    if len(shapes) != 1:
+        return [d.fit(*args) for d, args in zip(detectors, data)]
+    with torch.random.fork_rng(devices=detectors[0]._rng_devices()):
+        gens = [d._init_networks() for d in detectors]
+        if not all(can_stack(d.nets_) for d in detectors):
+            return [d.fit(*args) for d, args in zip(detectors, data)]
+        nets = stack_networks([d.nets_ for d in detectors]).to(detectors[0].device_)
+        first = detectors[0]
+        pos = torch.stack([first._tensor(p) for p, _ in prepared])
+        neg = torch.stack([first._tensor(n) for _, n in prepared]) if len(prepared[0][1]) else None
+        scoring = [(copy.deepcopy(d.nets_.encoder), copy.deepcopy(d.nets_.generator)) for d in detectors]
+
+        def on_epoch_end(epoch, st):
+            unstack_module(st.scoring_encoder, [e for e, _ in scoring])
+            unstack_module(st.scoring_generator, [g for _, g in scoring])
+            for d, (e, g) in zip(detectors, scoring):
+                d._record_epoch(st.history[-1], e, g)
+
+        state = train(nets, pos, neg, first._train_config(), gens, on_epoch_end=on_epoch_end,
+                      verbose=bool(first.verbose))
+    unstack_networks(nets, [d.nets_ for d in detectors])
+    unstack_module(state.scoring_encoder, [e for e, _ in scoring])
+    unstack_module(state.scoring_generator, [g for _, g in scoring])
+    for d, (e, g) in zip(detectors, scoring):
+        d.encoder_, d.generator_ = e, g
+        d._finish(state.seconds / len(detectors))
+    return detectors

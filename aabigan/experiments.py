@@ -190,41 +190,92 @@ def _base_row(cfg: RunConfig) -> dict:
             "commit": _commit(), "settings": json.dumps(cfg.settings(), sort_keys=True)}
 
 
-def run_one(cfg: RunConfig) -> list[dict]:
-    """Train and evaluate one config; returns its result rows (a single failed row on error)."""
-    base = _base_row(cfg)
-    method = METHODS[cfg.method]
-    try:
-        split = make_split(cfg.dataset, cfg.normal_class, cfg.known_classes if cfg.gamma_l > 0 else (),
-                           n_known_classes=0, gamma_l=cfg.gamma_l, gamma_p=cfg.gamma_p, seed=cfg.seed,
-                           **cfg.split_args())
-        X, y = split.X_train, split.y_train
-        if not method.uses_labels:
-            keep = y == 0          # the collected anomalies are left out, not relabelled as normal
-            X, y = X[keep], y[keep]
-        settings = dict(cfg.settings())
-        settings.setdefault("random_state", cfg.seed)
-        model = method.build(settings)
-        t0 = time.perf_counter()
-        if method.per_epoch:
-            model.fit(X, y, eval_set=(split.X_val, split.y_val), monitor_set=(split.X_test, split.y_test))
-            results = rows_from_history(model.history_)
-        else:
-            model.fit(X, y)
-            s = model.decision_function(split.X_test)
-            results = [{"rule": "fixed", "score": "", "epoch": "", "auroc": auroc(split.y_test, s),
-                        "auprc": auprc(split.y_test, s)}]
-        seconds = getattr(model, "fit_seconds_", None) or (time.perf_counter() - t0)
-        extra = {"status": "ok", "n_train_normal": split.info["n_normal"], "n_collected": split.info["n_collected"],
-                 "n_polluted": split.info["n_polluted"], "fit_seconds": round(seconds, 3),
-                 "device": _device_name(getattr(model, "device_", "cpu")), "error": ""}
-        rows = [{**base, **extra, **r} for r in results]
-    except Exception as exc:  # recorded as failed, never as a number
-        rows = [{**base, "status": "failed", "rule": "", "error": f"{type(exc).__name__}: {exc}"[:500]}]
-        if os.environ.get("AABIGAN_RAISE"):
-            traceback.print_exc()
+def _split(cfg: RunConfig):
+    """The config's split; for a method without labels, the collected anomalies are left out of X."""
+    split = make_split(cfg.dataset, cfg.normal_class, cfg.known_classes if cfg.gamma_l > 0 else (),
+                       n_known_classes=0, gamma_l=cfg.gamma_l, gamma_p=cfg.gamma_p, seed=cfg.seed,
+                       **cfg.split_args())
+    X, y = split.X_train, split.y_train
+    if not METHODS[cfg.method].uses_labels:
+        keep = y == 0          # the collected anomalies are left out, not relabelled as normal
+        X, y = X[keep], y[keep]
+    return split, X, y
+
+
+def _build(cfg: RunConfig):
+    settings = dict(cfg.settings())
+    settings.setdefault("random_state", cfg.seed)
+    return METHODS[cfg.method].build(settings)
+
+
+def _rows(cfg: RunConfig, model, split, seconds: float) -> list[dict]:
+    if METHODS[cfg.method].per_epoch:
+        results = rows_from_history(model.history_)
+    else:
+        s = model.decision_function(split.X_test)
+        results = [{"rule": "fixed", "score": "", "epoch": "", "auroc": auroc(split.y_test, s),
+                    "auprc": auprc(split.y_test, s)}]
+    extra = {"status": "ok", "n_train_normal": split.info["n_normal"], "n_collected": split.info["n_collected"],
+             "n_polluted": split.info["n_polluted"], "fit_seconds": round(seconds, 3),
+             "device": _device_name(getattr(model, "device_", "cpu")), "error": ""}
+    return _stamp([{**_base_row(cfg), **extra, **r} for r in results])
+
+
+def _stamp(rows: list[dict]) -> list[dict]:
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
     return [{k: r.get(k, "") for k in ROW_FIELDS} | {"finished_at": stamp} for r in rows]
+
+
+def _failed(cfg: RunConfig, exc: BaseException) -> list[dict]:
+    if os.environ.get("AABIGAN_RAISE"):
+        traceback.print_exc()
+    return _stamp([{**_base_row(cfg), "status": "failed", "rule": "", "error": f"{type(exc).__name__}: {exc}"[:500]}])
+
+
+def _fit(model, split, X, y, per_epoch: bool) -> None:
+    if per_epoch:
+        model.fit(X, y, eval_set=(split.X_val, split.y_val), monitor_set=(split.X_test, split.y_test))
+    else:
+        model.fit(X, y)
+
+
+def run_one(cfg: RunConfig) -> list[dict]:
+    """Train and evaluate one config; returns its result rows (a single failed row on error)."""
+    try:
+        split, X, y = _split(cfg)
+        model = _build(cfg)
+        t0 = time.perf_counter()
+        _fit(model, split, X, y, METHODS[cfg.method].per_epoch)
+        return _rows(cfg, model, split, getattr(model, "fit_seconds_", None) or (time.perf_counter() - t0))
+    except Exception as exc:  # recorded as failed, never as a number
+        return _failed(cfg, exc)
+
+
+def _stack_key(cfg: RunConfig):
+    """Configs with equal keys differ only by seed and can be trained as one stack (MLP AA-BiGAN family)."""
+    if cfg.family != "tabular" or METHODS[cfg.method].build is not _aabigan:
+        return None
+    return (cfg.dataset, cfg.method, cfg.normal_class, cfg.known_classes, cfg.gamma_l, cfg.gamma_p, cfg.profile,
+            cfg.overrides)
+
+
+def run_stacked(cfgs: list[RunConfig]) -> list[list[dict]]:
+    """Train configs that differ only by seed as one stacked training; rows per config.
+
+    Falls back to one run at a time when stacking fails (e.g. one run diverges), so a failure is
+    recorded for the run it belongs to.
+    """
+    from .detector import fit_stacked
+
+    if len(cfgs) < 2 or len({_stack_key(c) for c in cfgs}) != 1 or _stack_key(cfgs[0]) is None:
+        return [run_one(c) for c in cfgs]
+    try:
+        prepared = [_split(c) for c in cfgs]
+        models = [_build(c) for c in cfgs]
+        fit_stacked(models, [(X, y, (sp.X_val, sp.y_val), (sp.X_test, sp.y_test)) for sp, X, y in prepared])
+        return [_rows(c, m, sp, m.fit_seconds_) for c, m, (sp, _, _) in zip(cfgs, models, prepared)]
+    except Exception:
+        return [run_one(c) for c in cfgs]
 
 
 # ---------------------------------------------------------------------------------------- the runner
@@ -260,10 +311,12 @@ def _append(path: Path, rows: list[dict]) -> None:
         os.fsync(fh.fileno())
 
 
-def run_grid(configs: Iterable[RunConfig], out, progress: bool = True) -> dict:
+def run_grid(configs: Iterable[RunConfig], out, progress: bool = True, stack: int = 1) -> dict:
     """Run every config not yet done (status ok) in ``out``; append each run's rows as it finishes.
 
-    Returns counts: {"done_before": ..., "ran": ..., "failed": ...}.  Safe to interrupt and call again.
+    ``stack > 1`` trains up to that many configs that differ only by seed together (MLP AA-BiGAN runs,
+    :func:`run_stacked`); their rows are appended when the stack finishes.  Returns counts:
+    {"done_before": ..., "ran": ..., "failed": ...}.  Safe to interrupt and call again.
     """
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -271,17 +324,26 @@ def run_grid(configs: Iterable[RunConfig], out, progress: bool = True) -> dict:
     done = {r["config_hash"] for r in read_rows(out) if r["status"] == "ok"}
     todo = [c for c in configs if c.hash not in done]
     counts = {"done_before": len(configs) - len(todo), "ran": 0, "failed": 0}
+    batches: list[list[RunConfig]] = []
+    for cfg in todo:                                  # consecutive configs of one stack key go together
+        last = batches[-1] if batches else None
+        if (stack > 1 and last and len(last) < stack and _stack_key(cfg) is not None
+                and _stack_key(cfg) == _stack_key(last[0])):
+            last.append(cfg)
+        else:
+            batches.append([cfg])
     bar = None
     if progress:
         from tqdm.auto import tqdm
         bar = tqdm(total=len(configs), initial=counts["done_before"], desc=f"runs -> {out.name}", unit="run")
-    for cfg in todo:
-        rows = run_one(cfg)
-        _append(out, rows)
-        counts["ran"] += 1
-        counts["failed"] += rows[0]["status"] != "ok"
+    for batch in batches:
+        results = run_stacked(batch) if len(batch) > 1 else [run_one(batch[0])]
+        for cfg, rows in zip(batch, results):
+            _append(out, rows)
+            counts["ran"] += 1
+            counts["failed"] += rows[0]["status"] != "ok"
         if bar is not None:
-            bar.update(1)
+            bar.update(len(batch))
             bar.set_postfix(last=f"{cfg.dataset}/{cfg.method}/s{cfg.seed}", failed=counts["failed"])
     if bar is not None:
         bar.close()

@@ -142,7 +142,7 @@ class MLPJointDiscriminator(nn.Module):
         self.net = _mlp([n_features + latent_dim, *hidden, 1], dropout=dropout)
 
     def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        return self.net(torch.cat([x, z], 1)).squeeze(1)
+        return self.net(torch.cat([x, z], -1)).squeeze(-1)
 
 
 class MLPPairDiscriminator(nn.Module):
@@ -151,7 +151,7 @@ class MLPPairDiscriminator(nn.Module):
         self.net = _mlp([2 * n_features, *hidden, 1], dropout=dropout)
 
     def forward(self, x: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
-        return self.net(torch.cat([x, x2], 1)).squeeze(1)
+        return self.net(torch.cat([x, x2], -1)).squeeze(-1)
 
 
 # ------------------------------------------------------------------------------------------ build

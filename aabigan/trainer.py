@@ -114,8 +114,36 @@ def _ge_losses(cfg: TrainConfig, d_pos, d_neg, d_gen, dp_self, dp_neg, dp_rec):
     return loss
 
 
+class _Draws:
+    """The random draws of training -- shuffles, anomaly minibatches, latent codes -- for one run or a stack.
+
+    A stack of R runs draws for each run from that run's own generator, in the same order as a run trained
+    alone, so stacking does not change what any run sees.
+    """
+
+    def __init__(self, generator, device):
+        self.stacked = isinstance(generator, (list, tuple))
+        self.gens = list(generator) if self.stacked else [generator]
+        self.device = device
+
+    def _each(self, fn) -> torch.Tensor:
+        out = [fn(g) for g in self.gens]
+        return (torch.stack(out) if self.stacked else out[0]).to(self.device)
+
+    def perm(self, n: int) -> torch.Tensor:
+        return self._each(lambda g: torch.randperm(n, generator=g))
+
+    def normal(self, *shape: int) -> torch.Tensor:
+        return self._each(lambda g: torch.randn(*shape, generator=g))
+
+    def take(self, X: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        if not self.stacked:
+            return X[idx]
+        return X[torch.arange(len(self.gens), device=X.device)[:, None], idx]
+
+
 def train(nets: Networks, X_pos: torch.Tensor, X_neg: torch.Tensor | None, cfg: TrainConfig,
-          generator: torch.Generator, on_epoch_end: Callable[[int, TrainState], None] | None = None,
+          generator, on_epoch_end: Callable[[int, TrainState], None] | None = None,
           verbose: bool = False) -> TrainState:
     """Train ``nets`` on normal samples ``X_pos`` and collected anomalies ``X_neg`` (may be None/empty).
 
@@ -124,12 +152,19 @@ def train(nets: Networks, X_pos: torch.Tensor, X_neg: torch.Tensor | None, cfg: 
     (on the CPU; cuDNN kernels may add nondeterminism on a GPU).  ``on_epoch_end(epoch, state)`` is called
     after every epoch, e.g. to score a validation set.  Raises :class:`TrainingDivergedError` when a loss
     turns non-finite.
+
+    Stacked runs (:mod:`aabigan.stacked`): pass stacked networks, ``X_pos`` of shape (R, n, d), ``X_neg`` of
+    shape (R, m, d) and a list of R generators.  The loss is the sum of the R runs' losses, so every run's
+    weights get exactly the gradient they would get alone.
     """
     device = X_pos.device
-    n = X_pos.shape[0]
+    draws = _Draws(generator, device)
+    runs = len(draws.gens)
+    bdim = 1 if draws.stacked else 0           # the batch axis of the data tensors
+    n = X_pos.shape[bdim]
     if n < 2:
         raise ValueError(f"training needs at least 2 normal samples, got {n}")
-    if X_neg is not None and X_neg.shape[0] == 0:
+    if X_neg is not None and X_neg.shape[bdim] == 0:
         X_neg = None
     if X_neg is not None and not cfg.uses_anomalies:
         raise ValueError(f"objective {cfg.objective!r} has no term for collected anomalies; "
@@ -144,47 +179,50 @@ def train(nets: Networks, X_pos: torch.Tensor, X_neg: torch.Tensor | None, cfg: 
 
     batch = min(int(cfg.batch_size), n)
     steps = max(1, n // batch)          # drop the last incomplete batch (BatchNorm needs > 1 sample)
-    m = 0 if X_neg is None else X_neg.shape[0]
+    m = 0 if X_neg is None else X_neg.shape[bdim]
     neg_batch = min(cfg.neg_batch_size or max(1, batch // 4), m) if m else 0
     latent = nets.latent_dim
 
-    epochs = range(int(cfg.epochs))
+    def cut(t, start, length):           # a slice along the batch axis (discriminator outputs: the last)
+        return t.narrow(t.dim() - 1 if t.dim() == bdim + 1 else bdim, start, length)
+
     bar = None
     if verbose:
         from tqdm.auto import tqdm
         bar = tqdm(total=int(cfg.epochs), desc=f"{cfg.objective} training", unit="epoch")
     t0 = time.perf_counter()
-    for epoch in epochs:
+    for epoch in range(int(cfg.epochs)):
         for mod in nets.modules().values():
             mod.train()
-        perm = torch.randperm(n, generator=generator).to(device)
+        perm = draws.perm(n)
         sum_d = torch.zeros((), device=device)
         sum_ge = torch.zeros((), device=device)
         for s in range(steps):
-            x = X_pos[perm[s * batch:(s + 1) * batch]]
-            bsz = x.shape[0]
-            xn = X_neg[torch.randperm(m, generator=generator)[:neg_batch].to(device)] if neg_batch else None
-            z = torch.randn(bsz, latent, generator=generator).to(device)
+            x = draws.take(X_pos, perm[..., s * batch:(s + 1) * batch])
+            bsz = x.shape[bdim]
+            xn = draws.take(X_neg, draws.perm(m)[..., :neg_batch]) if neg_batch else None
+            z = draws.normal(bsz, latent)
 
             # shared forward passes: one encoder pass over normals and anomalies together
-            x_all = x if xn is None else torch.cat([x, xn])
+            x_all = x if xn is None else torch.cat([x, xn], bdim)
             z_all = E(x_all)
             x_fake = G(z)
-            x_rec = G(z_all[:bsz]) if Dp is not None else None
+            x_rec = G(cut(z_all, 0, bsz)) if Dp is not None else None
+
+            def split(out):              # discriminator outputs -> (normals, anomalies or None)
+                return cut(out, 0, bsz), (cut(out, bsz, neg_batch) if xn is not None else None)
 
             # ---- D and D' step (E and G outputs detached)
             for p in d_params:
                 p.requires_grad_(True)
-            d_all = D(x_all, z_all.detach())
+            d_pos, d_neg = split(D(x_all, z_all.detach()))
             d_gen = D(x_fake.detach(), z)
             if Dp is not None:
-                dp_all = Dp(x_all, x_all)
+                dp_self, dp_neg = split(Dp(x_all, x_all))
                 dp_rec = Dp(x, x_rec.detach())
-                dp_self, dp_neg = dp_all[:bsz], (dp_all[bsz:] if xn is not None else None)
             else:
                 dp_self = dp_neg = dp_rec = None
-            loss_d = _d_losses(cfg, d_all[:bsz], d_all[bsz:] if xn is not None else None, d_gen,
-                               dp_self, dp_neg, dp_rec)
+            loss_d = runs * _d_losses(cfg, d_pos, d_neg, d_gen, dp_self, dp_neg, dp_rec)
             opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             opt_d.step()
@@ -192,12 +230,12 @@ def train(nets: Networks, X_pos: torch.Tensor, X_neg: torch.Tensor | None, cfg: 
             # ---- G and E step against the updated discriminators
             for p in d_params:
                 p.requires_grad_(False)
-            d_all = D(x_all, z_all)
+            d_pos, d_neg = split(D(x_all, z_all))
             d_gen = D(x_fake, z)
             dp_rec_ge = Dp(x, x_rec) if Dp is not None else None
-            loss_ge = _ge_losses(cfg, d_all[:bsz], d_all[bsz:] if xn is not None else None, d_gen,
-                                 dp_self.detach() if dp_self is not None else None,
-                                 dp_neg.detach() if dp_neg is not None else None, dp_rec_ge)
+            loss_ge = runs * _ge_losses(cfg, d_pos, d_neg, d_gen,
+                                        dp_self.detach() if dp_self is not None else None,
+                                        dp_neg.detach() if dp_neg is not None else None, dp_rec_ge)
             opt_ge.zero_grad(set_to_none=True)
             loss_ge.backward()
             opt_ge.step()
@@ -208,7 +246,7 @@ def train(nets: Networks, X_pos: torch.Tensor, X_neg: torch.Tensor | None, cfg: 
             sum_ge += loss_ge.detach()
         for p in d_params:
             p.requires_grad_(True)
-        ld, lge = (sum_d / steps).item(), (sum_ge / steps).item()
+        ld, lge = (sum_d / steps / runs).item(), (sum_ge / steps / runs).item()
         if not (math.isfinite(ld) and math.isfinite(lge)):
             raise TrainingDivergedError(f"losses became non-finite in epoch {epoch + 1} "
                                         f"(D loss {ld}, G/E loss {lge}); lower the learning rates or check "
