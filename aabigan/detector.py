@@ -52,6 +52,7 @@ class AABiGAN(BaseEstimator):
     objective : "aa" (eqs. 15-16, the default), "lsgan" (eqs. 7-8) or "bigan" (eq. 4).  The last two have
         no term for collected anomalies: samples with y = 1 are left out of their training.
     epochs, batch_size, neg_batch_size : training length, normals per step, collected anomalies per step.
+    min_steps : train for at least this many steps (more epochs on small data sets; 0: off).
     lr_ge, lr_d : Adam learning rates of G/E and of D/D' (paper: 1e-4 and 2.5e-5).
     a, b, c, neg_target : least-squares targets (paper: a=1, b=0, c=0.75; anomalies' target (a+b)/2).
     pair_disc : use the reconstruction discriminator D'(x, x') of Supp. D (eqs. 33-34).
@@ -66,12 +67,13 @@ class AABiGAN(BaseEstimator):
     verbose : show a progress bar while training.
     """
 
-    def __init__(self, objective="aa", epochs=100, batch_size=128, neg_batch_size=None, lr_ge=1e-4,
+    def __init__(self, objective="aa", epochs=100, min_steps=0, batch_size=128, neg_batch_size=None, lr_ge=1e-4,
                  lr_d=2.5e-5, a=1.0, b=0.0, c=None, neg_target=None, pair_disc=True, recon_weight=1.0,
                  family="auto", latent_dim=None, width=64, dropout=0.2, ema_decay=None, score="reconstruction",
                  epoch_rule="last", contamination=0.1, device=None, random_state=None, verbose=False):
         self.objective = objective
         self.epochs = epochs
+        self.min_steps = min_steps
         self.batch_size = batch_size
         self.neg_batch_size = neg_batch_size
         self.lr_ge = lr_ge
@@ -96,7 +98,8 @@ class AABiGAN(BaseEstimator):
 
     # ----------------------------------------------------------------------------------- helpers
     def _train_config(self) -> TrainConfig:
-        return TrainConfig(objective=self.objective, epochs=int(self.epochs), batch_size=int(self.batch_size),
+        return TrainConfig(objective=self.objective, epochs=int(self.epochs), min_steps=int(self.min_steps),
+                           batch_size=int(self.batch_size),
                            neg_batch_size=self.neg_batch_size, lr_ge=float(self.lr_ge), lr_d=float(self.lr_d),
                            a=float(self.a), b=float(self.b), c=self.c, neg_target=self.neg_target,
                            recon_weight=float(self.recon_weight), ema_decay=self.ema_decay)

@@ -56,15 +56,17 @@ PROFILES = MappingProxyType({
         pairs="one", n_seeds_tabular=2),
     "cpu": Profile(
         "cpu", "reduced protocol for a 2-core CPU: 10 class pairs (normal n, collected n+1 mod 10), 1000 "
-               "normal training images, 2000 evaluation images, DCGAN width 16, 20 epochs; full ODDS data",
-        tabular=dict(epochs=100, batch_size=128),
+               "normal training images, 2000 evaluation images, DCGAN width 16, 20 epochs; full ODDS data, "
+               "100 epochs and at least 3000 steps",
+        tabular=dict(epochs=100, min_steps=3000, batch_size=128),
         image=dict(epochs=20, batch_size=64, neg_batch_size=16, width=16),
         split_image=dict(max_train_normal=1000, max_eval=2000),
         pairs="ring", n_seeds_tabular=10),
     "paper": Profile(
         "paper", "the paper's protocol: all 90 class pairs, full data, DCGAN width 64, batch 200 + 50, "
-                 "200 epochs (MNIST, F-MNIST) / 1000 (CIFAR-10); for a GPU",
-        tabular=dict(epochs=200, batch_size=128),
+                 "200 epochs (MNIST, F-MNIST) / 1000 (CIFAR-10); ODDS: 200 epochs and at least 5000 steps "
+                 "(the paper states no ODDS schedule); for a GPU",
+        tabular=dict(epochs=200, min_steps=5000, batch_size=128),
         image=dict(epochs=200, batch_size=200, neg_batch_size=50, width=64),
         image_epochs={"cifar10": 1000},
         split_image=dict(),

@@ -31,6 +31,7 @@ class TrainConfig:
 
     objective: str = "aa"
     epochs: int = 100
+    min_steps: int = 0                  # at least this many steps: small data sets get more epochs
     batch_size: int = 128
     neg_batch_size: int | None = None   # collected anomalies per step; default batch_size // 4
     lr_ge: float = 1e-4
@@ -56,6 +57,10 @@ class TrainConfig:
                 raise ValueError(f"{name} must be a positive number, got {v}")
         if self.ema_decay is not None and not 0 < self.ema_decay < 1:
             raise ValueError(f"ema_decay must lie in (0, 1), got {self.ema_decay}")
+
+    def epochs_for(self, steps_per_epoch: int) -> int:
+        """``epochs``, or more when that many epochs would take fewer than ``min_steps`` steps."""
+        return max(int(self.epochs), math.ceil(int(self.min_steps) / max(1, steps_per_epoch)))
 
     @property
     def target_c(self) -> float:
@@ -186,12 +191,13 @@ def train(nets: Networks, X_pos: torch.Tensor, X_neg: torch.Tensor | None, cfg: 
     def cut(t, start, length):           # a slice along the batch axis (discriminator outputs: the last)
         return t.narrow(t.dim() - 1 if t.dim() == bdim + 1 else bdim, start, length)
 
+    epochs = cfg.epochs_for(steps)
     bar = None
     if verbose:
         from tqdm.auto import tqdm
-        bar = tqdm(total=int(cfg.epochs), desc=f"{cfg.objective} training", unit="epoch")
+        bar = tqdm(total=epochs, desc=f"{cfg.objective} training", unit="epoch")
     t0 = time.perf_counter()
-    for epoch in range(int(cfg.epochs)):
+    for epoch in range(epochs):
         for mod in nets.modules().values():
             mod.train()
         perm = draws.perm(n)

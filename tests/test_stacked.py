@@ -103,3 +103,11 @@ def test_runner_stacks_seeds_and_writes_the_same_rows(tmp_path):
     single = run_one(cfgs[1])
     assert [r["rule"] for r in single] == [r["rule"] for r in rows if int(r["seed"]) == 1]
     assert run_grid(cfgs, out, progress=False, stack=3)["ran"] == 0
+
+
+def test_min_steps_adds_epochs_on_small_data():
+    p, n = _toy(0, n=100)
+    X, y = np.r_[p, n], np.r_[np.zeros(len(p)), np.ones(len(n))]
+    det = AABiGAN(epochs=2, min_steps=9, batch_size=32, random_state=0).fit(X, y)
+    assert len(det.history_) == 3            # 100 // 32 = 3 steps an epoch: 3 epochs reach 9 steps
+    assert len(AABiGAN(epochs=5, min_steps=9, batch_size=32, random_state=0).fit(X, y).history_) == 5
