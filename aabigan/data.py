@@ -344,7 +344,7 @@ def make_split(dataset: str, normal_class: int = 0, known_classes=None, n_known_
         known = np.sort(rng.choice(anomaly_classes, k, replace=False)) if k else np.array([], int)
     else:
         known = np.array(sorted(int(c) for c in np.atleast_1d(known_classes)), int)
-        bad = [c for c in known if c not in anomaly_classes]
+        bad = [int(c) for c in known if c not in anomaly_classes]
         if bad:
             raise ValueError(f"known (collected) anomaly class(es) {bad} are not anomaly classes of {name} "
                              f"with normal class {normal_class}; choose from {anomaly_classes.tolist()}")

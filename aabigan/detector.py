@@ -34,6 +34,13 @@ EPOCH_RULES = ("last", "best_val")
 _FORMAT = "aabigan-detector-v1"
 
 
+def _plain(value):
+    """JSON for numpy scalars and arrays among the parameters (e.g. random_state=np.int64(0))."""
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.tolist()
+    raise TypeError(f"cannot save a parameter of type {type(value).__name__}")
+
+
 def resolve_device(device: str | None) -> torch.device:
     """``None`` or ``"auto"``: CUDA when present, else the CPU; otherwise the named device."""
     if device in (None, "auto"):
@@ -275,7 +282,7 @@ class AABiGAN(BaseEstimator):
                 "selected_score": self.selected_score_, "selected_epoch": int(self.selected_epoch_),
                 "threshold": self.threshold_, "history": self.history_, "fit_seconds": self.fit_seconds_,
                 "n_collected": self.n_collected_}
-        arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+        arrays["__meta__"] = np.frombuffer(json.dumps(meta, default=_plain).encode(), dtype=np.uint8)
         arrays["__decision_scores__"] = self.decision_scores_
         with open(path, "wb") as fh:
             np.savez(fh, **arrays)

@@ -155,10 +155,15 @@ def ge_value_at_optimum(p_pos, p_gen, p_neg=None, a: float = 1.0, b: float = 0.0
 
 
 def pearson_chi2(p, q) -> float:
-    """Pearson chi^2 divergence sum (p - q)^2 / q over cells with q > 0 (eq. 18's notation: chi2(p || q))."""
+    """Pearson chi^2 divergence in LSGAN's convention (Mao et al. 2017), which eq. (18) uses:
+
+    chi2(p || q) = sum over cells with p > 0 of (q - p)^2 / p, so that
+    (1/4) chi2(p_E + p_G || 2 p_G) = (1/4) sum (p_E - p_G)^2 / (p_E + p_G).
+    Infinite when q puts mass where p has none.
+    """
     p = np.asarray(p, float)
     q = np.asarray(q, float)
-    keep = q > 0
-    if np.any(p[~keep] > 0):
+    keep = p > 0
+    if np.any(q[~keep] > 0):
         return float("inf")
-    return float(np.sum((p[keep] - q[keep]) ** 2 / q[keep]))
+    return float(np.sum((q[keep] - p[keep]) ** 2 / p[keep]))
