@@ -1,0 +1,329 @@
+"""The scikit-learn / PyOD-style detector :class:`aabigan.AABiGAN` on tiny problems."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+
+from aabigan import AABiGAN
+from aabigan.detector import resolve_device
+from aabigan.scores import auroc
+
+D = 8
+FAST = dict(epochs=20, batch_size=64, lr_ge=1e-3, lr_d=1e-3, width=8)
+
+
+def _problem(seed=0, n_normal=400, n_collected=20, n_eval=200):
+    """Normals: N(0.5, 0.1^2) in 8-d.  Anomalies: the same, shifted by +-0.4 in every coordinate."""
+    rng = np.random.default_rng(seed)
+
+    def normals(n):
+        return rng.normal(0.5, 0.1, (n, D)).astype(np.float32)
+
+    def anomalies(n):
+        return (rng.normal(0.5, 0.1, (n, D)) + rng.choice([-0.4, 0.4], (n, D))).astype(np.float32)
+
+    X = np.concatenate([normals(n_normal), anomalies(n_collected)])
+    y = np.r_[np.zeros(n_normal, int), np.ones(n_collected, int)]
+    X_eval = np.concatenate([normals(n_eval), anomalies(n_eval)])
+    y_eval = np.r_[np.zeros(n_eval, int), np.ones(n_eval, int)]
+    return X, y, X_eval, y_eval
+
+
+@pytest.fixture(scope="module")
+def problem():
+    return _problem()
+
+
+@pytest.fixture(scope="module")
+def fitted(problem):
+    X, y, _, _ = problem
+    return AABiGAN(random_state=0, **FAST).fit(X, y)
+
+
+# ----------------------------------------------------------------------------------- sklearn contract
+def test_init_only_stores_params():
+    det = AABiGAN(epochs=7, width=8, random_state=3, device="cpu")
+    params = det.get_params()
+    assert params["epochs"] == 7 and params["width"] == 8 and params["random_state"] == 3
+    assert params["device"] == "cpu"
+    assert AABiGAN(**params).get_params() == params
+    assert not any(k.endswith("_") for k in vars(det))       # nothing fitted, nothing resolved
+    det.set_params(epochs=2, score="latent")
+    assert det.get_params()["epochs"] == 2 and det.score == "latent"
+
+
+def test_init_does_not_validate():
+    # scikit-learn: checks happen in fit, so an estimator with bad params can still be built and cloned
+    det = AABiGAN(objective="nope", device="cuda:7", contamination=3.0)
+    assert clone(det).get_params() == det.get_params()
+
+
+def test_clone_gives_unfitted_estimator(fitted):
+    c = clone(fitted)
+    assert c.get_params() == fitted.get_params()
+    assert not hasattr(c, "encoder_") and not hasattr(c, "decision_scores_")
+    with pytest.raises(RuntimeError, match="not fitted"):
+        c.decision_function(np.zeros((2, D), np.float32))
+
+
+def test_fit_returns_self_and_sets_attributes(problem):
+    X, y, _, _ = problem
+    det = AABiGAN(random_state=0, epochs=2, batch_size=64, width=8)
+    assert det.fit(X, y) is det
+    n = len(X)
+    assert det.decision_scores_.shape == (n,)
+    assert np.all(np.isfinite(det.decision_scores_))
+    assert isinstance(det.threshold_, float)
+    assert det.labels_.shape == (n,) and set(np.unique(det.labels_)) <= {0, 1}
+    assert det.selected_score_ == "reconstruction"
+    assert det.selected_epoch_ == 2
+    assert det.n_collected_ == 20
+    assert [h["epoch"] for h in det.history_] == [1, 2]
+    assert det.device_ == torch.device("cpu") or det.device_.type == "cuda"
+
+
+def test_fit_without_y_treats_all_as_unlabelled(problem):
+    X, _, _, _ = problem
+    det = AABiGAN(random_state=0, epochs=1, batch_size=64, width=8).fit(X)
+    assert det.n_collected_ == 0 and det.decision_scores_.shape == (len(X),)
+
+
+def test_anomalies_score_higher(fitted, problem):
+    _, _, X_eval, y_eval = problem
+    scores = fitted.decision_function(X_eval)
+    assert scores.shape == (len(X_eval),)
+    assert auroc(y_eval, scores) > 0.85
+
+
+def test_decision_scores_are_decision_function_on_train(fitted, problem):
+    X, _, _, _ = problem
+    np.testing.assert_array_equal(fitted.decision_function(X), fitted.decision_scores_)
+
+
+def test_predict_consistent_with_threshold(fitted, problem):
+    X, _, X_eval, _ = problem
+    s = fitted.decision_function(X_eval)
+    np.testing.assert_array_equal(fitted.predict(X_eval), (s > fitted.threshold_).astype(int))
+    np.testing.assert_array_equal(fitted.labels_, fitted.predict(X))
+    assert fitted.threshold_ == pytest.approx(np.quantile(fitted.decision_scores_, 1 - fitted.contamination))
+    assert abs(fitted.labels_.mean() - fitted.contamination) <= 1 / len(X) + 1e-9
+
+
+def test_contamination_moves_the_threshold(problem):
+    X, y, _, _ = problem
+    det = AABiGAN(random_state=0, epochs=1, batch_size=64, width=8, contamination=0.25).fit(X, y)
+    assert det.labels_.mean() == pytest.approx(0.25, abs=2 / len(X))
+
+
+def test_deterministic_under_random_state(problem, fitted):
+    X, y, X_eval, _ = problem
+    again = AABiGAN(random_state=0, **FAST).fit(X, y)
+    np.testing.assert_array_equal(again.decision_scores_, fitted.decision_scores_)
+    np.testing.assert_array_equal(again.decision_function(X_eval), fitted.decision_function(X_eval))
+    assert again.history_ == fitted.history_
+    other = AABiGAN(random_state=1, epochs=2, batch_size=64, width=8).fit(X, y)
+    assert not np.array_equal(other.decision_scores_, fitted.decision_scores_)
+
+
+def test_fit_leaves_global_rng_alone(problem):
+    X, y, _, _ = problem
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    AABiGAN(random_state=0, epochs=1, batch_size=64, width=8).fit(X, y)
+    torch.testing.assert_close(torch.rand(3), expected)
+
+
+def test_save_load_round_trip(fitted, problem, tmp_path):
+    _, _, X_eval, _ = problem
+    path = fitted.save(tmp_path / "det.npz")
+    assert path.is_file()
+    with np.load(path, allow_pickle=False) as data:      # no pickle inside
+        meta = json.loads(bytes(data["__meta__"]).decode())
+        assert meta["params"] == fitted.get_params()
+    loaded = AABiGAN.load(path)
+    np.testing.assert_array_equal(loaded.decision_function(X_eval), fitted.decision_function(X_eval))
+    np.testing.assert_array_equal(loaded.predict(X_eval), fitted.predict(X_eval))
+    np.testing.assert_array_equal(loaded.decision_scores_, fitted.decision_scores_)
+    np.testing.assert_array_equal(loaded.labels_, fitted.labels_)
+    assert loaded.get_params() == fitted.get_params()
+    assert (loaded.threshold_, loaded.selected_score_, loaded.selected_epoch_, loaded.n_collected_) == (
+        fitted.threshold_, fitted.selected_score_, fitted.selected_epoch_, fitted.n_collected_)
+    assert loaded.history_ == fitted.history_
+    np.testing.assert_array_equal(loaded.reconstruct(X_eval[:5]), fitted.reconstruct(X_eval[:5]))
+
+
+def test_save_load_with_ema_and_latent_score(problem, tmp_path):
+    X, y, X_eval, _ = problem
+    det = AABiGAN(random_state=0, epochs=2, batch_size=64, width=8, ema_decay=0.9, score="latent",
+                  pair_disc=False).fit(X, y)
+    loaded = AABiGAN.load(det.save(tmp_path / "ema.npz"))
+    assert loaded.selected_score_ == "latent"
+    np.testing.assert_array_equal(loaded.decision_function(X_eval), det.decision_function(X_eval))
+
+
+def test_load_rejects_foreign_file(tmp_path):
+    path = tmp_path / "other.npz"
+    np.savez(path, a=np.zeros(3))
+    with pytest.raises(ValueError, match="not a file written by AABiGAN.save"):
+        AABiGAN.load(path)
+
+
+def test_save_before_fit_raises(tmp_path):
+    with pytest.raises(RuntimeError, match="not fitted"):
+        AABiGAN().save(tmp_path / "x.npz")
+
+
+# ------------------------------------------------------------------------------------- selection rules
+@pytest.mark.parametrize("kwargs", [dict(score="auto"), dict(epoch_rule="best_val"),
+                                    dict(score="auto", epoch_rule="best_val")])
+def test_label_rules_need_eval_set(problem, kwargs):
+    X, y, _, _ = problem
+    with pytest.raises(ValueError, match=r"pass a labelled validation set.*eval_set"):
+        AABiGAN(epochs=1, width=8, **kwargs).fit(X, y)
+
+
+def test_eval_set_history_and_best_val(problem):
+    X, y, X_eval, y_eval = problem
+    det = AABiGAN(random_state=0, epochs=6, batch_size=64, width=8, epoch_rule="best_val",
+                  score="reconstruction").fit(X, y, eval_set=(X_eval, y_eval))
+    assert len(det.history_) == 6
+    curve = [h["val_auroc_reconstruction"] for h in det.history_]
+    assert all("val_auroc_latent" in h and 0 <= h["val_auroc_latent"] <= 1 for h in det.history_)
+    assert det.selected_score_ == "reconstruction"
+    assert det.selected_epoch_ == int(np.argmax(curve)) + 1
+    # the kept networks are those of the selected epoch: they reproduce its validation AUROC
+    assert auroc(y_eval, det.decision_function(X_eval)) == pytest.approx(max(curve), abs=1e-12)
+
+
+def test_auto_score_best_val_picks_the_best_curve(problem):
+    X, y, X_eval, y_eval = problem
+    det = AABiGAN(random_state=1, epochs=5, batch_size=64, width=8, epoch_rule="best_val",
+                  score="auto").fit(X, y, eval_set=(X_eval, y_eval))
+    best = {n: max(h[f"val_auroc_{n}"] for h in det.history_) for n in ("reconstruction", "latent")}
+    assert best[det.selected_score_] == max(best.values())
+    curve = [h[f"val_auroc_{det.selected_score_}"] for h in det.history_]
+    assert det.selected_epoch_ == int(np.argmax(curve)) + 1
+    assert auroc(y_eval, det.decision_function(X_eval)) == pytest.approx(max(curve), abs=1e-12)
+
+
+def test_auto_score_last_epoch(problem):
+    X, y, X_eval, y_eval = problem
+    det = AABiGAN(random_state=0, epochs=3, batch_size=64, width=8, score="auto").fit(
+        X, y, eval_set=(X_eval, y_eval))
+    last = det.history_[-1]
+    assert det.selected_epoch_ == 3
+    assert det.selected_score_ == max(("reconstruction", "latent"), key=lambda n: last[f"val_auroc_{n}"])
+    scores = det.score_samples_all(X_eval)
+    assert set(scores) == {"reconstruction", "latent"}
+    assert auroc(y_eval, scores[det.selected_score_]) == pytest.approx(last[f"val_auroc_{det.selected_score_}"])
+
+
+def test_eval_set_without_label_rule_does_not_change_the_model(problem):
+    X, y, X_eval, y_eval = problem
+    a = AABiGAN(random_state=0, epochs=2, batch_size=64, width=8).fit(X, y)
+    b = AABiGAN(random_state=0, epochs=2, batch_size=64, width=8).fit(X, y, eval_set=(X_eval, y_eval))
+    np.testing.assert_array_equal(a.decision_scores_, b.decision_scores_)
+    assert "val_auroc_reconstruction" in b.history_[0] and "val_auroc_reconstruction" not in a.history_[0]
+
+
+def test_monitor_set_is_reported_never_used(problem):
+    X, y, X_eval, y_eval = problem
+    X_val, y_val = X_eval[::2], y_eval[::2]
+    X_mon, y_mon = X_eval[1::2], y_eval[1::2]
+    kw = dict(random_state=0, epochs=3, batch_size=64, width=8, epoch_rule="best_val", score="auto")
+    a = AABiGAN(**kw).fit(X, y, eval_set=(X_val, y_val))
+    b = AABiGAN(**kw).fit(X, y, eval_set=(X_val, y_val), monitor_set=(X_mon, y_mon))
+    np.testing.assert_array_equal(a.decision_scores_, b.decision_scores_)
+    assert (a.selected_score_, a.selected_epoch_) == (b.selected_score_, b.selected_epoch_)
+    for h in b.history_:
+        assert {"monitor_auroc_reconstruction", "monitor_auroc_latent", "monitor_auprc_reconstruction",
+                "monitor_auprc_latent"} <= set(h)
+    # the monitor curve at the selected epoch is the AUROC of the kept networks on the monitor set
+    rec = b.history_[b.selected_epoch_ - 1]
+    assert rec[f"monitor_auroc_{b.selected_score_}"] == pytest.approx(auroc(y_mon, b.decision_function(X_mon)),
+                                                                     abs=1e-12)
+
+
+@pytest.mark.parametrize("eval_set,match", [
+    ("one", "pair"),
+    ((np.zeros((4, D)), np.zeros(4)), "both normal"),
+    ((np.zeros((4, D + 1)), np.array([0, 1, 0, 1])), "fitted on samples of shape"),
+    ((np.zeros((4, D)), np.array([0, 1, 0])), "3 labels for 4 samples"),
+])
+def test_bad_eval_set(problem, eval_set, match):
+    X, y, _, _ = problem
+    with pytest.raises(ValueError, match=match):
+        AABiGAN(epochs=1, width=8).fit(X, y, eval_set=eval_set)
+
+
+# ---------------------------------------------------------------------------------------- objectives
+@pytest.mark.parametrize("objective", ["lsgan", "bigan"])
+def test_objectives_without_anomaly_term_ignore_collected(problem, objective):
+    X, y, X_eval, _ = problem
+    det = AABiGAN(objective=objective, random_state=0, epochs=2, batch_size=64, width=8).fit(X, y)
+    assert det.n_collected_ == 0
+    # the same as training on the unlabelled samples alone
+    ref = AABiGAN(objective=objective, random_state=0, epochs=2, batch_size=64, width=8).fit(X[y == 0])
+    np.testing.assert_array_equal(det.decision_function(X_eval), ref.decision_function(X_eval))
+    assert det.decision_scores_.shape == (len(X),)
+
+
+# -------------------------------------------------------------------------------------- images, device
+@pytest.mark.parametrize("channels", [3, 1])
+def test_image_input(channels):
+    rng = np.random.default_rng(0)
+    X = rng.random((24, channels, 32, 32), dtype=np.float32)
+    y = np.r_[np.zeros(20, int), np.ones(4, int)]
+    det = AABiGAN(random_state=0, epochs=1, batch_size=8, width=8, latent_dim=8, device="cpu").fit(X, y)
+    assert det.decision_scores_.shape == (24,)
+    assert det.sample_shape_ == (channels, 32, 32)
+    assert det.reconstruct(X[:2]).shape == (2, channels, 32, 32)
+    assert det.sample(3).shape == (3, channels, 32, 32)
+    with pytest.raises(ValueError, match="fitted on samples of shape"):
+        det.decision_function(np.zeros((2, 3 if channels == 1 else 1, 32, 32), np.float32))
+
+
+def test_device_cpu_explicit(problem):
+    X, y, _, _ = problem
+    det = AABiGAN(random_state=0, epochs=1, batch_size=64, width=8, device="cpu").fit(X, y)
+    assert det.device_ == torch.device("cpu")
+    assert all(p.device.type == "cpu" for p in det.encoder_.parameters())
+
+
+def test_resolve_device():
+    assert resolve_device("cpu") == torch.device("cpu")
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device(None).type == expected
+    assert resolve_device("auto").type == expected
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is present here")
+def test_device_cuda_without_cuda_raises(problem):
+    X, y, _, _ = problem
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        AABiGAN(epochs=1, width=8, device="cuda").fit(X, y)
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        resolve_device("cuda:0")
+
+
+def test_accepts_torch_tensors_and_float64(problem):
+    X, y, _, _ = problem
+    a = AABiGAN(random_state=0, epochs=1, batch_size=64, width=8).fit(X, y)
+    b = AABiGAN(random_state=0, epochs=1, batch_size=64, width=8).fit(torch.as_tensor(X), torch.as_tensor(y))
+    np.testing.assert_array_equal(a.decision_scores_, b.decision_scores_)
+    np.testing.assert_array_equal(a.decision_function(X.astype(np.float64)), a.decision_scores_)
+
+
+def test_save_with_numpy_scalar_params(problem, tmp_path):
+    # seeds and epoch counts often come out of numpy arrays (a config grid, np.random); fit accepts them,
+    # so save must too
+    X, y, X_eval, _ = problem
+    det = AABiGAN(random_state=np.int64(0), epochs=np.int64(1), batch_size=64, width=8).fit(X, y)
+    loaded = AABiGAN.load(det.save(tmp_path / "np.npz"))
+    assert loaded.random_state == 0 and loaded.epochs == 1
+    np.testing.assert_array_equal(loaded.decision_function(X_eval), det.decision_function(X_eval))
