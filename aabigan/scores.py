@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.metrics import average_precision_score, roc_auc_score
+from scipy.stats import rankdata
 
 __all__ = ["SCORES", "reconstruction_error", "latent_norm", "compute_scores", "auroc", "auprc"]
 
@@ -45,18 +45,38 @@ def compute_scores(encoder, generator, X: torch.Tensor, which=SCORES) -> dict[st
     return out
 
 
-def _check_binary(y) -> np.ndarray:
+def _check_binary(y, scores) -> tuple[np.ndarray, np.ndarray]:
     y = np.asarray(y).ravel()
+    scores = np.asarray(scores, dtype=np.float64).ravel()
+    if len(y) != len(scores):
+        raise ValueError(f"{len(y)} labels for {len(scores)} scores")
     if len(np.unique(y)) != 2:
         raise ValueError("AUROC/AUPRC need labels of both classes (0 = normal, 1 = anomaly)")
-    return y
+    if not np.all(np.isfinite(scores)):
+        raise ValueError("scores contain non-finite values")
+    return (y == np.max(y)).astype(np.int64), scores
 
 
 def auroc(y, scores) -> float:
-    """Area under the ROC curve, in [0, 1], for labels y (1 = anomaly) and scores (higher = anomalous)."""
-    return float(roc_auc_score(_check_binary(y), scores))
+    """Area under the ROC curve, in [0, 1], for labels y (1 = anomaly) and scores (higher = anomalous).
+
+    The Mann-Whitney statistic with tied scores counted half, which equals scikit-learn's
+    ``roc_auc_score``; computed directly because the runner calls it every epoch.
+    """
+    y, scores = _check_binary(y, scores)
+    n_pos = int(y.sum())
+    n_neg = len(y) - n_pos
+    ranks = rankdata(scores)
+    return float((ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def auprc(y, scores) -> float:
-    """Average precision with the anomalies as the positive class."""
-    return float(average_precision_score(_check_binary(y), scores))
+    """Average precision with the anomalies as the positive class (scikit-learn's step-wise definition)."""
+    y, scores = _check_binary(y, scores)
+    order = np.argsort(-scores, kind="mergesort")
+    s, t = scores[order], y[order]
+    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]   # the last index of every distinct threshold
+    tps = np.cumsum(t)[last]
+    precision = tps / (last + 1)
+    recall = tps / tps[-1]
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))

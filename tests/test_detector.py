@@ -327,3 +327,19 @@ def test_save_with_numpy_scalar_params(problem, tmp_path):
     loaded = AABiGAN.load(det.save(tmp_path / "np.npz"))
     assert loaded.random_state == 0 and loaded.epochs == 1
     np.testing.assert_array_equal(loaded.decision_function(X_eval), det.decision_function(X_eval))
+
+
+def test_auroc_and_auprc_equal_scikit_learns_with_ties():
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    from aabigan.scores import auprc, auroc
+    rng = np.random.default_rng(0)
+    for trial in range(20):
+        n = int(rng.integers(5, 300))
+        y = rng.integers(0, 2, n)
+        y[:2] = [0, 1]
+        s = rng.integers(0, 6, n).astype(float) if trial % 2 else rng.normal(size=n)   # ties on odd trials
+        assert auroc(y, s) == pytest.approx(roc_auc_score(y, s), abs=1e-12)
+        assert auprc(y, s) == pytest.approx(average_precision_score(y, s), abs=1e-12)
+    with pytest.raises(ValueError, match="both classes"):
+        auroc(np.zeros(4), np.arange(4.0))
