@@ -1,0 +1,217 @@
+"""What every baseline shares: the detector contract, seeding, minibatches and the autoencoder trainer.
+
+The contract is :class:`aabigan.AABiGAN`'s (PyOD / DeepOD style): ``fit(X, y)`` with ``y = 1`` for a
+collected anomaly and 0 for an unlabelled sample; ``decision_function`` (higher = more anomalous);
+``decision_scores_``, ``threshold_`` (the ``1 - contamination`` quantile of the training scores),
+``labels_`` and ``predict``.  ``__init__`` only stores its arguments; the seed and the device are resolved
+in ``fit``; ``random_state`` fixes the whole fit (on the CPU).
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+
+import numpy as np
+import torch
+from torch import nn
+from sklearn.base import BaseEstimator
+
+from ..detector import resolve_device
+from ..errors import TrainingDivergedError
+from ..validation import check_fraction, check_X, check_y
+from ._nets import AutoEncoder, build_autoencoder
+
+__all__ = ["BaseDetector", "AEFeatures", "minibatches", "draw", "lr_scheduler", "train_autoencoder",
+           "reconstruction_error", "batched", "eval_mode", "flatten", "check_positive"]
+
+
+def check_positive(value, name: str, integer: bool = False, allow_zero: bool = False) -> float:
+    """A positive (or non-negative) finite number; raise naming the parameter otherwise."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a number, got {value!r}") from None
+    ok = math.isfinite(v) and (v >= 0 if allow_zero else v > 0) and (not integer or v == int(v))
+    if not ok:
+        kind = "integer" if integer else "number"
+        raise ValueError(f"{name} must be a {'non-negative' if allow_zero else 'positive'} {kind}, got {value!r}")
+    return int(v) if integer else v
+
+
+class BaseDetector(BaseEstimator):
+    """Base of the baselines: validation, seeding, timing, the threshold and ``predict``.
+
+    A subclass sets ``uses_labels`` (False: the collected anomalies are left out of training, as for
+    AA-BiGAN's unsupervised objectives) and implements ``_fit(X, y, seed)`` and ``_score(X)``.
+    """
+
+    uses_labels: bool = True
+
+    # --------------------------------------------------------------------------- to implement
+    def _check_params(self) -> None:
+        """Raise ValueError for a bad hyper-parameter (called at the start of ``fit``)."""
+
+    def _fit(self, X: np.ndarray, y: np.ndarray, seed: int) -> None:
+        raise NotImplementedError
+
+    def _score(self, X: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------------------ contract
+    def fit(self, X, y=None):
+        """Fit on X; ``y[i] = 1`` marks a collected anomaly, 0 an unlabelled sample (y=None: all 0)."""
+        X = check_X(X, "X", min_samples=2)
+        y = np.zeros(len(X), np.int64) if y is None else check_y(y, len(X))
+        check_fraction(self.contamination, "contamination", 0.0, 0.5)
+        self._check_params()
+        X_fit, y_fit = (X, y) if self.uses_labels else (X[y == 0], y[y == 0])
+        if int(np.sum(y_fit == 0)) < 2:
+            raise ValueError(f"X has {int(np.sum(y_fit == 0))} unlabelled samples; at least 2 are needed")
+        self.device_ = resolve_device(self.device)
+        self.sample_shape_ = tuple(int(s) for s in X.shape[1:])
+        self.n_collected_ = int(y_fit.sum())
+        seed = self.random_state if self.random_state is not None else int(np.random.SeedSequence().entropy % 2**31)
+        self.seed_ = int(seed)
+        devices = [self.device_.index or 0] if self.device_.type == "cuda" else []
+        t0 = time.perf_counter()
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(self.seed_)
+            self._fit(X_fit, y_fit, self.seed_)
+        self.fit_seconds_ = time.perf_counter() - t0
+        self.decision_scores_ = self.decision_function(X)
+        self.threshold_ = float(np.quantile(self.decision_scores_, 1 - float(self.contamination)))
+        self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
+        return self
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "fit_seconds_"):
+            raise RuntimeError(f"this {type(self).__name__} is not fitted yet; call fit(X, y) first")
+
+    def decision_function(self, X) -> np.ndarray:
+        """Anomaly score of each sample; higher = more anomalous."""
+        self._check_fitted()
+        X = check_X(X, "X", n_features=self.sample_shape_)
+        s = np.asarray(self._score(X), np.float64).ravel()
+        if not np.all(np.isfinite(s)):
+            raise FloatingPointError(f"{type(self).__name__} gave non-finite scores for "
+                                     f"{int(np.sum(~np.isfinite(s)))} samples")
+        return s
+
+    def predict(self, X) -> np.ndarray:
+        """1 for samples scored above ``threshold_`` (an anomaly), else 0."""
+        return (self.decision_function(X) > self.threshold_).astype(int)
+
+    # ------------------------------------------------------------------------------- helpers
+    def _tensor(self, X: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(X, dtype=torch.float32, device=self.device_)
+
+    def _generator(self, seed: int, salt: int = 0) -> torch.Generator:
+        """A CPU generator for shuffling and minibatch draws (fixed by the seed, whatever the device)."""
+        return torch.Generator().manual_seed(int(seed) * 1000003 + salt)
+
+
+def flatten(X: np.ndarray) -> np.ndarray:
+    """(n, ...) -> (n, d) float64, for the kernel and tree methods."""
+    return np.asarray(X, np.float64).reshape(len(X), -1)
+
+
+@contextlib.contextmanager
+def eval_mode(*modules: nn.Module):
+    """Put modules in eval mode for a block and restore their previous modes."""
+    was = [m.training for m in modules]
+    for m in modules:
+        m.eval()
+    try:
+        yield
+    finally:
+        for m, w in zip(modules, was):
+            m.train(w)
+
+
+@torch.no_grad()
+def batched(fn, X: torch.Tensor, batch: int = 1024) -> np.ndarray:
+    """``fn`` over X in batches, concatenated, as float64 numpy."""
+    return torch.cat([fn(X[i:i + batch]) for i in range(0, X.shape[0], batch)]).cpu().numpy().astype(np.float64)
+
+
+def minibatches(n: int, batch_size: int, gen: torch.Generator):
+    """Index tensors of one shuffled epoch; the last incomplete batch is dropped (BatchNorm needs > 1
+    sample), but an epoch always has at least one batch of min(batch_size, n) samples."""
+    batch = max(2, min(int(batch_size), n))
+    perm = torch.randperm(n, generator=gen)
+    for s in range(max(1, n // batch)):
+        yield perm[s * batch:(s + 1) * batch]
+
+
+def draw(n: int, k: int, gen: torch.Generator) -> torch.Tensor:
+    """k indices out of n without replacement (all n, shuffled, when k >= n)."""
+    return torch.randperm(n, generator=gen)[:k]
+
+
+def lr_scheduler(opt: torch.optim.Optimizer, epochs: int, milestone: float | None):
+    """Deep SAD's schedule: the learning rate times 0.1 after ``milestone`` x epochs (50 of 150 epochs)."""
+    steps = [] if milestone is None or epochs < 3 else [max(1, int(round(milestone * epochs)))]
+    return torch.optim.lr_scheduler.MultiStepLR(opt, milestones=steps, gamma=0.1)
+
+
+def train_autoencoder(ae: AutoEncoder, X: torch.Tensor, epochs: int, batch_size: int, lr: float,
+                      weight_decay: float, gen: torch.Generator, milestone: float | None = 1 / 3) -> list[float]:
+    """Minimise the mean over samples of ||x - dec(enc(x))||^2 with Adam (Deep SAD's pretraining)."""
+    opt = torch.optim.Adam(ae.parameters(), lr=lr, weight_decay=weight_decay)
+    sched = lr_scheduler(opt, epochs, milestone)
+    ae.train()
+    history = []
+    for _ in range(int(epochs)):
+        total, steps = 0.0, 0
+        for idx in minibatches(X.shape[0], batch_size, gen):
+            x = X[idx.to(X.device)]
+            loss = (ae(x) - x).flatten(1).pow(2).sum(1).mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total, steps = total + loss.item(), steps + 1
+        sched.step()
+        history.append(total / steps)
+        if not math.isfinite(history[-1]):
+            raise TrainingDivergedError(f"the autoencoder loss became non-finite ({history[-1]}); lower lr")
+    return history
+
+
+def reconstruction_error(ae: AutoEncoder, X: torch.Tensor) -> np.ndarray:
+    """||x - dec(enc(x))||^2 per sample, with the autoencoder in eval mode."""
+    with eval_mode(ae):
+        return batched(lambda x: (ae(x) - x).flatten(1).pow(2).sum(1), X)
+
+
+class AEFeatures:
+    """Mixin for the hybrid kernel methods: an autoencoder trained on the unlabelled samples gives the
+    features (its code); ``features="raw"`` uses the flattened inputs instead.
+
+    Uses the estimator's ``features``, ``epochs``, ``batch_size``, ``lr``, ``weight_decay``, ``width``,
+    ``rep_dim`` and ``hidden`` parameters.
+    """
+
+    def _check_features(self) -> None:
+        if self.features not in ("raw", "hybrid"):
+            raise ValueError(f"features must be 'raw' or 'hybrid', got {self.features!r}")
+        if self.features == "hybrid":
+            check_positive(self.epochs, "epochs", integer=True)
+            check_positive(self.batch_size, "batch_size", integer=True)
+            check_positive(self.lr, "lr")
+
+    def _fit_features(self, X_unlabelled: np.ndarray, seed: int) -> None:
+        self.autoencoder_ = None
+        if self.features == "raw":
+            return
+        ae = build_autoencoder(self.sample_shape_, self.rep_dim, int(self.width), self.hidden).to(self.device_)
+        self.ae_history_ = train_autoencoder(ae, self._tensor(X_unlabelled), int(self.epochs),
+                                             int(self.batch_size), float(self.lr), float(self.weight_decay),
+                                             self._generator(seed, 1))
+        self.autoencoder_ = ae
+
+    def _features(self, X: np.ndarray) -> np.ndarray:
+        if self.autoencoder_ is None:
+            return flatten(X)
+        with eval_mode(self.autoencoder_):
+            return batched(self.autoencoder_.encoder, self._tensor(X))
