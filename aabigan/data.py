@@ -177,7 +177,7 @@ def load_images(name: str, train: bool = True) -> tuple[np.ndarray, np.ndarray]:
 
 def to_model_input(images: np.ndarray, channels: int = 3, size: int = 32) -> np.ndarray:
     """uint8 images -> float32 (N, channels, size, size) in [0, 1] (ToTensor + Resize, bilinear)."""
-    x = torch.as_tensor(np.ascontiguousarray(images)).float().div_(255.0)
+    x = torch.tensor(np.asarray(images)).float().div_(255.0)   # a copy: the raw arrays are read-only
     x = x[:, None] if x.ndim == 3 else x.permute(0, 3, 1, 2)
     if x.shape[-1] != size or x.shape[-2] != size:
         x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
