@@ -1,0 +1,236 @@
+"""The paper's image figures, drawn from our result rows and trained detectors.
+
+* :func:`fig_auroc_vs` -- Fig. 2 (AUROC vs pollution ratio gamma_p) and Fig. 3 (AUROC vs number of collected
+  anomaly classes k_l), mean ± std over runs, optionally with the paper's curves (Tables 6 and 7) dashed;
+* :func:`reconstruction_errors_by_kind` and :func:`fig_error_boxplots` -- Fig. 4, box plots of the
+  reconstruction errors of normal, seen-anomaly and novel-anomaly test images;
+* :func:`fig_reconstructions` -- Fig. 5, test images and their reconstructions G(E(x)) by several models;
+* :func:`fig_samples` -- Fig. 6, a grid of generated images G(z).
+
+Every function returns a ``matplotlib.figure.Figure`` built without ``pyplot`` (no global state, no
+``show()``; works under the ``Agg`` backend).  Images are arrays (n, C, 32, 32), C = 1 or 3, in [0, 1].
+Kinds follow :class:`aabigan.data.Split`: 0 normal, 1 anomaly of a collected (seen) class, 2 novel anomaly.
+"""
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+__all__ = ["KINDS", "FIXED", "fig_auroc_vs", "reconstruction_errors_by_kind", "fig_error_boxplots",
+           "fig_reconstructions", "fig_samples", "image_grid"]
+
+#: kind -> (label, colour) for the figures of this module (colours as in :mod:`aabigan.plotting`)
+KINDS = {0: ("normal", "#1f77b4"), 1: ("seen anomaly", "#d62728"), 2: ("novel anomaly", "#ff7f0e")}
+
+_X_AXES = {
+    "gamma_p": ("table6", "pollution ratio $\\gamma_p$"),
+    "k_l": ("table7", "number of collected anomaly classes $k_l$"),
+}
+
+#: the settings held fixed along each x axis (Fig. 2: gamma_l = 0.05; Fig. 3: gamma_p = 0.1)
+FIXED = {"gamma_p": {"gamma_l": 0.05}, "k_l": {"gamma_p": 0.1}}
+
+
+def _panels(n: int, width: float, height: float, ncols: int | None = None, sharey: bool = False):
+    ncols = min(n, ncols or n)
+    nrows = int(np.ceil(n / ncols))
+    fig = Figure(figsize=(width * ncols, height * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False, sharey=sharey).ravel()
+    for ax in axes[n:]:
+        fig.delaxes(ax)
+    return fig, list(axes[:n])
+
+
+# --------------------------------------------------------------------------------- Figs. 2 and 3
+def fig_auroc_vs(rows: Sequence[Mapping], x: str = "gamma_p", datasets=None, methods=None, rule: str = "val/auto",
+                 paper=None, fixed: Mapping | None = None, profile: str | None = None) -> Figure:
+    """Fig. 2 (``x="gamma_p"``) or Fig. 3 (``x="k_l"``): test AUROC (%) against ``x``, one panel per dataset.
+
+    ``rows`` are result rows as :func:`aabigan.experiments.read_rows` returns them; rows whose ``status`` is
+    not ``ok``, of another selection ``rule`` or ``profile``, or off the figure's fixed setting (``fixed``,
+    default :data:`FIXED`: gamma_l = 0.05 for Fig. 2, gamma_p = 0.1 for Fig. 3; ``{}`` keeps all) are left
+    out.  Each method is a solid line of the mean over its runs (class pairs) with a band of ± one standard
+    deviation -- the numbers of :func:`aabigan.tables.summarise`.
+
+    ``paper=True`` adds the paper's curves (Table 6 or 7, :func:`aabigan.tables.paper_table`) as dashed lines
+    in the same colours, for the same methods; ``paper`` may also be the paper table's rows.  ``datasets``
+    and ``methods`` (package names, e.g. ``"fmnist"``, ``"aabigan"``) select and order the panels and
+    lines; by default all that the rows hold.
+    """
+    from .data import DISPLAY_NAMES, IMAGE_DATASETS, canonical_name
+    from .experiments import METHODS
+    from .tables import paper_table, summarise
+
+    if x not in _X_AXES:
+        raise ValueError(f"unknown x {x!r}; choose 'gamma_p' (Fig. 2) or 'k_l' (Fig. 3)")
+    table, xlabel = _X_AXES[x]
+    fixed = FIXED[x] if fixed is None else dict(fixed)
+    rows = [r for r in rows if r.get("status") == "ok"]
+    if not rows:
+        raise ValueError("no result rows with status 'ok' to plot")
+    rows = [r for r in rows if all(np.isclose(float(r[k]), float(v)) for k, v in fixed.items())]
+    if not rows:
+        raise ValueError(f"no ok rows at the figure's fixed setting {fixed} (pass fixed={{}} to keep all rows)")
+
+    summary = summarise(rows, keys=("dataset", x, "method"), rule=rule, profile=profile)
+    if not summary:
+        raise ValueError(f"no ok rows for rule {rule!r}" + (f" and profile {profile!r}" if profile else ""))
+    if datasets is None:
+        present = {r["dataset"] for r in rows}
+        datasets = [d for d in IMAGE_DATASETS if d in present] + sorted(present - set(IMAGE_DATASETS))
+    ds_names = [DISPLAY_NAMES.get(canonical_name(d), d) for d in datasets]
+    if methods is None:
+        methods = list(dict.fromkeys(r["method"] for r in rows))
+    m_names = [METHODS[m].display if m in METHODS else m for m in methods]
+    if paper is True:
+        paper = paper_table(table)
+
+    fig, axes = _panels(len(ds_names), 4.2, 3.4)
+    for ax, ds in zip(axes, ds_names):
+        for i, m in enumerate(m_names):
+            cell = sorted((float(s[x]), s["mean"], s["std"]) for s in summary
+                          if s["dataset"] == ds and s["method"] == m)
+            colour = f"C{i % 10}"
+            if cell:
+                xs, mean, std = (np.array(v) for v in zip(*cell))
+                ax.plot(xs, mean, "o-", color=colour, label=m, ms=4)
+                ax.fill_between(xs, mean - std, mean + std, color=colour, alpha=0.15, lw=0)
+            if paper:
+                pc = sorted((float(p[x]), float(p["mean"])) for p in paper
+                            if p["dataset"] == ds and p["method"] == m and p.get("mean"))
+                if pc:
+                    px, pm = zip(*pc)
+                    ax.plot(px, pm, "s--", color=colour, label=f"{m} (paper)", ms=3, alpha=0.8)
+        ax.set_title(ds, fontsize=10)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("AUROC (%)")
+        if x == "k_l":
+            ax.xaxis.get_major_locator().set_params(integer=True)
+        if ax.lines:
+            ax.legend(fontsize=7)
+    return fig
+
+
+# ------------------------------------------------------------------------------------------- Fig. 4
+def reconstruction_errors_by_kind(detector, split) -> dict[int, np.ndarray]:
+    """Reconstruction errors ``||x - G(E(x))||^2`` of ``split.X_test``, grouped by ``split.test_kind``.
+
+    Returns ``{0: normal, 1: seen anomaly, 2: novel anomaly}`` (an empty array for a kind the test set lacks).
+    Give every model the *same* split (e.g. evaluate the gamma_l = 0 model on the gamma_l = 0.1 split) so
+    "seen" means the same class for all of them.
+    """
+    err = detector.score_samples_all(split.X_test)["reconstruction"]
+    kind = np.asarray(split.test_kind)
+    if len(kind) != len(err):
+        raise ValueError(f"split.test_kind has {len(kind)} entries for {len(err)} test samples")
+    return {k: err[kind == k] for k in KINDS}
+
+
+def fig_error_boxplots(errors_by_model: Mapping[str, Mapping[int, np.ndarray]], log: bool = False,
+                       sharey: bool = False) -> Figure:
+    """Fig. 4: one panel per model (e.g. ``{"γ_l = 0": ..., "γ_l = 0.1": ...}``), three boxes each --
+    the reconstruction errors of normal, seen-anomaly and novel-anomaly test images, as
+    :func:`reconstruction_errors_by_kind` returns them.  An empty kind is left as an empty slot."""
+    if not errors_by_model:
+        raise ValueError("errors_by_model is empty: give {model label: {kind: errors}}")
+    for label, errs in errors_by_model.items():
+        unknown = set(errs) - set(KINDS)
+        if unknown:
+            raise ValueError(f"{label!r}: unknown kind(s) {sorted(unknown)}; kinds are 0 normal, 1 seen, 2 novel")
+    fig, axes = _panels(len(errors_by_model), 3.4, 3.2, sharey=sharey)
+    for ax, (label, errs) in zip(axes, errors_by_model.items()):
+        for pos, (k, (name, colour)) in enumerate(KINDS.items()):
+            v = np.asarray(errs.get(k, []), dtype=float).ravel()
+            if len(v):
+                ax.boxplot([v], positions=[pos], widths=0.6, patch_artist=True, showfliers=True,
+                           boxprops=dict(facecolor=colour, alpha=0.6), medianprops=dict(color="black"),
+                           flierprops=dict(ms=2, alpha=0.4))
+        ax.set_xticks(range(len(KINDS)), [name.replace(" ", "\n") for name, _ in KINDS.values()], fontsize=8)
+        ax.set_xlim(-0.6, len(KINDS) - 0.4)
+        ax.set_title(label, fontsize=10)
+        if log:
+            ax.set_yscale("log")
+    axes[0].set_ylabel("reconstruction error $\\|x - G(E(x))\\|^2$")
+    return fig
+
+
+# ----------------------------------------------------------------------------------- Figs. 5 and 6
+def _check_images(images, what: str) -> np.ndarray:
+    a = np.asarray(images, dtype=float)
+    if a.ndim != 4 or a.shape[1] not in (1, 3):
+        raise ValueError(f"{what} must be images of shape (n, 1 or 3, H, W); got shape {a.shape} "
+                         "(these figures are for the image datasets)")
+    return a
+
+
+def image_grid(images, ncols: int, pad: int = 1, pad_value: float = 1.0) -> np.ndarray:
+    """Tile images (n, C, H, W) in [0, 1] into one (rows*H, ncols*W) array (C = 1) or (.., .., 3) (C = 3)."""
+    a = np.clip(_check_images(images, "images"), 0, 1)
+    n, c, h, w = a.shape
+    ncols = max(1, min(int(ncols), n))
+    nrows = int(np.ceil(n / ncols))
+    out = np.full((c, nrows * (h + pad) + pad, ncols * (w + pad) + pad), pad_value)
+    for i in range(n):
+        r, col = divmod(i, ncols)
+        out[:, pad + r * (h + pad):pad + r * (h + pad) + h, pad + col * (w + pad):pad + col * (w + pad) + w] = a[i]
+    return out[0] if c == 1 else np.moveaxis(out, 0, -1)
+
+
+def _show(ax, grid: np.ndarray, title: str = "") -> None:
+    ax.imshow(grid, cmap="gray" if grid.ndim == 2 else None, vmin=0, vmax=1, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title, fontsize=8)
+
+
+def fig_reconstructions(detectors: Mapping[str, object], split, n: int = 6, seed: int = 0) -> Figure:
+    """Fig. 5: ``n`` test images of each kind (normal, seen anomaly, novel anomaly) and their reconstructions.
+
+    One block per kind that the test set holds; in each block the first column shows the inputs and the
+    next ones their reconstructions G(E(x)) by each model of ``detectors`` (``{label: fitted AABiGAN}``,
+    e.g. gamma_l = 0.1 and gamma_l = 0), in that order.  The images are drawn from ``split.X_test`` with
+    their own seed.
+    """
+    if not detectors:
+        raise ValueError("detectors is empty: give {label: fitted AABiGAN}")
+    if int(n) < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    X = _check_images(split.X_test, "split.X_test")
+    kind = np.asarray(split.test_kind)
+    rng = np.random.default_rng(int(seed))
+    picks = {k: np.sort(rng.choice(np.flatnonzero(kind == k), min(int(n), int(np.sum(kind == k))), replace=False))
+             for k in KINDS if np.any(kind == k)}
+    if not picks:
+        raise ValueError("split.X_test holds no images")
+    cols = ["input"] + list(detectors)
+    recon = {label: {k: det.reconstruct(X[idx]) for k, idx in picks.items()} for label, det in detectors.items()}
+    fig = Figure(figsize=(0.75 * len(cols) * len(picks) + 0.6, 0.75 * int(n) + 0.9), layout="constrained")
+    subfigs = np.atleast_1d(fig.subfigures(1, len(picks)))
+    for sf, (k, idx) in zip(subfigs, picks.items()):
+        sf.suptitle(KINDS[k][0], fontsize=9)
+        axes = np.atleast_1d(sf.subplots(1, len(cols)))
+        for ax, col in zip(axes, cols):
+            imgs = X[idx] if col == "input" else recon[col][k]
+            _show(ax, image_grid(imgs, ncols=1), col)
+    return fig
+
+
+def fig_samples(detectors, n: int = 64, seed: int = 0, ncols: int | None = None) -> Figure:
+    """Fig. 6: a grid of ``n`` generated images G(z), z ~ N(0, I) (``detector.sample(n, seed)``).
+
+    ``detectors`` is one fitted detector, or ``{label: detector}`` for one panel each (e.g. one per dataset).
+    """
+    if int(n) < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    if not isinstance(detectors, Mapping):
+        detectors = {"": detectors}
+    if not detectors:
+        raise ValueError("detectors is empty: give a fitted AABiGAN or {label: fitted AABiGAN}")
+    ncols = int(ncols or np.ceil(np.sqrt(int(n))))
+    fig, axes = _panels(len(detectors), 0.3 * ncols + 0.4, 0.3 * np.ceil(int(n) / ncols) + 0.5)
+    for ax, (label, det) in zip(axes, detectors.items()):
+        _show(ax, image_grid(_check_images(det.sample(int(n), seed), "the samples"), ncols), label)
+    return fig

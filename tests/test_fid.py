@@ -1,0 +1,205 @@
+"""Fréchet Inception Distance: the closed form, its numerics, the feature networks and the Table 4 run."""
+from __future__ import annotations
+
+import urllib.error
+
+import numpy as np
+import pytest
+import torch
+from scipy import linalg
+
+import aabigan.fid as fidmod
+from aabigan import AABiGAN
+from aabigan.data import load_images, to_model_input
+from aabigan.fid import (FID_FIELDS, InceptionFeatures, InceptionWeightsError, StandInFeatures,
+                         activation_statistics, fid, fid_row, frechet_distance, nine_class_data, summarise_fid)
+
+
+def _flat(x):
+    """Identity features: the pixels themselves."""
+    return x.flatten(1)
+
+
+@pytest.fixture(scope="module")
+def mnist_test():
+    """600 MNIST test images as model input (n, 3, 32, 32) in [0, 1]."""
+    X, _ = load_images("mnist", False)
+    return to_model_input(np.array(X[:600]))     # a copy: the parsed IDX array is read-only
+
+
+@pytest.fixture(scope="module")
+def features():
+    return StandInFeatures()
+
+
+# -------------------------------------------------------------------------------------- the formula
+def test_closed_form_for_diagonal_covariances():
+    rng = np.random.default_rng(0)
+    d = 6
+    mu1, mu2 = rng.normal(size=d), rng.normal(size=d)
+    a, b = rng.uniform(0.1, 3, d), rng.uniform(0.1, 3, d)
+    by_hand = np.sum((mu1 - mu2) ** 2) + np.sum(a + b - 2 * np.sqrt(a * b))
+    assert frechet_distance(mu1, np.diag(a), mu2, np.diag(b)) == pytest.approx(by_hand, rel=1e-10)
+    # one dimension: (m1 - m2)^2 + (s1 - s2)^2
+    assert frechet_distance([1.0], [[4.0]], [3.0], [[9.0]]) == pytest.approx(4.0 + 1.0)
+
+
+def test_closed_form_for_full_covariances():
+    """Tr((S1 S2)^1/2) = Tr((S1^1/2 S2 S1^1/2)^1/2), the symmetric form, for non-commuting S1, S2."""
+    rng = np.random.default_rng(1)
+    d = 5
+    A, B = rng.normal(size=(d, d)), rng.normal(size=(d, d))
+    s1, s2 = A @ A.T + 0.1 * np.eye(d), B @ B.T + 0.1 * np.eye(d)
+    mu1, mu2 = rng.normal(size=d), rng.normal(size=d)
+    r1 = linalg.sqrtm(s1).real
+    w = np.linalg.eigvalsh(r1 @ s2 @ r1)
+    expected = np.sum((mu1 - mu2) ** 2) + np.trace(s1) + np.trace(s2) - 2 * np.sum(np.sqrt(np.clip(w, 0, None)))
+    assert frechet_distance(mu1, s1, mu2, s2) == pytest.approx(expected, rel=1e-8)
+    assert frechet_distance(mu1, s1, mu2, s2) == pytest.approx(frechet_distance(mu2, s2, mu1, s1), rel=1e-8)
+
+
+def test_sampled_gaussians_approach_the_closed_form():
+    """fid() on samples of two Gaussians (identity features) is close to their distance."""
+    rng = np.random.default_rng(2)
+    n, mu1, mu2 = 20000, np.array([0.2, 0.5, 0.5, 0.8]), np.array([0.5, 0.5, 0.3, 0.6])
+    a, b = np.array([0.01, 0.02, 0.04, 0.01]), np.array([0.03, 0.01, 0.01, 0.02])
+    xa = (mu1 + rng.normal(size=(n, 4)) * np.sqrt(a)).reshape(n, 1, 2, 2)
+    xb = (mu2 + rng.normal(size=(n, 4)) * np.sqrt(b)).reshape(n, 1, 2, 2)
+    by_hand = np.sum((mu1 - mu2) ** 2) + np.sum(a + b - 2 * np.sqrt(a * b))
+    assert fid(xa, xb, _flat, batch_size=5000) == pytest.approx(by_hand, rel=0.03)
+
+
+def test_singular_covariances_stay_finite():
+    """Fewer samples than dimensions: a singular product; the eps ridge keeps the result finite."""
+    rng = np.random.default_rng(3)
+    xa, xb = rng.normal(size=(5, 20)), rng.normal(size=(5, 20)) + 1
+    mu_a, s_a = xa.mean(0), np.cov(xa, rowvar=False)
+    mu_b, s_b = xb.mean(0), np.cov(xb, rowvar=False)
+    value = frechet_distance(mu_a, s_a, mu_b, s_b)
+    assert np.isfinite(value) and value > np.sum((mu_a - mu_b) ** 2) - 1e-6
+
+
+def test_bad_statistics_are_rejected():
+    with pytest.raises(ValueError, match="imaginary component"):
+        frechet_distance([0, 0], np.diag([-1.0, 1.0]), [0, 0], np.eye(2))
+    with pytest.raises(ValueError, match="covariances must be 2 x 2"):
+        frechet_distance([0, 0], np.eye(3), [0, 0], np.eye(2))
+    with pytest.raises(ValueError, match="non-finite"):
+        frechet_distance([0, np.nan], np.eye(2), [0, 0], np.eye(2))
+    with pytest.raises(ValueError, match="shape"):
+        activation_statistics(np.zeros((4, 32, 32)), _flat)
+    with pytest.raises(ValueError, match="at least 2 images"):
+        activation_statistics(np.zeros((1, 1, 32, 32)), _flat)
+
+
+# ---------------------------------------------------------------------------------- with image sets
+def test_fid_of_a_set_with_itself_is_zero(mnist_test, features):
+    assert abs(fid(mnist_test[:200], mnist_test[:200], features)) < 1e-8
+
+
+def test_fid_is_symmetric(mnist_test, features):
+    a, b = mnist_test[:200], mnist_test[200:400]
+    assert fid(a, b, features) == pytest.approx(fid(b, a, features), rel=1e-9)
+    assert fid(a, b, features) > 0
+
+
+def test_fid_grows_with_a_shift(mnist_test, features):
+    """Brightening one set more and more moves it away from another sample of the same digits."""
+    a, b = mnist_test[:300], mnist_test[300:600]
+    values = [fid(a, np.clip(b + s, 0, 1), features) for s in (0.0, 0.1, 0.2, 0.4)]
+    assert all(x < y for x, y in zip(values, values[1:])), values
+
+
+def test_stand_in_features_are_deterministic_and_leave_the_global_rng_alone(mnist_test):
+    state = torch.get_rng_state()
+    f1, f2 = StandInFeatures(seed=0), StandInFeatures(seed=0)
+    assert torch.equal(torch.get_rng_state(), state)
+    x = torch.as_tensor(mnist_test[:8])
+    assert torch.equal(f1(x), f2(x))
+    assert f1(x).shape == (8, f1.dim)
+    assert torch.allclose(f1(x[:, :1]), f1(x))                       # grey = the same image in 3 channels
+    assert not torch.allclose(StandInFeatures(seed=1)(x), f1(x))
+
+
+# ---------------------------------------------------------------------------------------- Inception
+def test_offline_inception_raises_a_clear_error(monkeypatch, mnist_test):
+    def offline():
+        raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(fidmod, "_load_inception", offline)
+    with pytest.raises(InceptionWeightsError) as err:
+        fid(mnist_test[:4], mnist_test[4:8])
+    msg = str(err.value)
+    assert "FID needs the Inception-v3 weights" in msg
+    assert "could not be downloaded" in msg
+    assert torch.hub.get_dir() in msg and "inception_v3_google" in msg
+
+
+def test_inception_wiring_with_untrained_weights(monkeypatch):
+    """The pipeline around the network (grey -> RGB, resize to 299, pool features), without a download."""
+    from torchvision.models import inception_v3
+
+    monkeypatch.setattr(fidmod, "_load_inception",
+                        lambda: inception_v3(weights=None, aux_logits=True, transform_input=True, init_weights=False))
+    net = InceptionFeatures("cpu")
+    x = torch.rand(2, 1, 32, 32)
+    out = net(x)
+    assert out.shape == (2, 2048) and torch.isfinite(out).all()
+    assert torch.allclose(out, net(x.expand(-1, 3, -1, -1)))
+    assert not net.net.training and not any(p.requires_grad for p in net.parameters())
+
+
+# ------------------------------------------------------------------------------------- the Table 4 run
+def test_nine_class_data_leaves_the_anomaly_class_out():
+    Xtr, Xref, ytr, yref = nine_class_data("mnist", 3, seed=0, max_train=100, max_reference=50, return_labels=True)
+    assert Xtr.shape == (100, 3, 32, 32) and Xref.shape == (50, 3, 32, 32)
+    assert 3 not in ytr and 3 not in yref and len(np.unique(ytr)) == 9
+    assert Xtr.min() >= 0 and Xtr.max() <= 1
+    again = nine_class_data("mnist", 3, seed=0, max_train=100, max_reference=50)
+    assert np.array_equal(again[0], Xtr) and np.array_equal(again[1], Xref)
+    with pytest.raises(ValueError, match="image datasets"):
+        nine_class_data("thyroid", 0)
+    with pytest.raises(ValueError, match="anomaly_class"):
+        nine_class_data("mnist", 10)
+
+
+def test_fid_row_smoke(features):
+    rows = {rule: fid_row("mnist", 3, "smoke", seed=0, feature_fn=features, rule=rule, max_train=64,
+                          max_reference=64) for rule in ("best", "last")}
+    for rule, row in rows.items():
+        assert list(row) == FID_FIELDS
+        assert row["status"] == "ok" and row["profile"] == "smoke" and row["seed"] == 0 and row["dataset"] == "mnist"
+        assert row["anomaly_class"] == 3 and row["epochs"] == 1 and row["epoch"] == 1 and row["rule"] == rule
+        assert row["n_train"] == 64 and row["n_reference"] == row["n_generated"] == 64
+        assert np.isfinite(row["fid"]) and row["fid"] > 0 and row["fid"] == row["fid_last"]
+        assert row["feature_net"] == features.name and row["feature_dim"] == features.dim
+        assert row["torch_version"] and row["torchvision_version"] and row["commit"]
+    # scoring every epoch ("best") leaves the training untouched: the last epoch's FID is the same
+    assert rows["best"]["fid_last"] == rows["last"]["fid_last"]
+
+
+def test_fid_row_best_is_the_lowest_over_the_epochs(features):
+    row = fid_row("mnist", 3, "smoke", seed=1, feature_fn=features, epochs=3, max_train=32, max_reference=48)
+    assert row["epochs"] == 3 and row["epoch"] in (1, 2, 3) and row["fid"] <= row["fid_last"]
+    assert '"epochs": 3' in row["settings"]
+
+
+def test_fid_row_rejects_an_unknown_rule(features):
+    with pytest.raises(ValueError, match="unknown rule"):
+        fid_row("mnist", 3, "smoke", feature_fn=features, rule="first")
+
+
+def test_generated_images_are_the_detector_samples():
+    X = np.random.default_rng(0).random((32, 3, 32, 32)).astype(np.float32)
+    det = AABiGAN(epochs=1, width=8, batch_size=16, random_state=0).fit(X)
+    ours = fidmod._generate(det.generator_, det.nets_.latent_dim, 20, 5, det.device_, batch=7)
+    np.testing.assert_allclose(ours, det.sample(20, seed=5), atol=1e-6)
+
+
+def test_summarise_fid_sets_the_paper_beside_ours():
+    rows = [{"status": "ok", "dataset": "mnist", "feature_net": "n", "profile": "smoke", "fid": v} for v in (1.0, 3.0)]
+    rows.append({"status": "failed", "dataset": "mnist", "feature_net": "n", "profile": "smoke", "fid": ""})
+    (out,) = summarise_fid(rows)
+    assert out["dataset"] == "MNIST" and out["n"] == 2
+    assert out["ours"] == f"2.0 ± {np.std([1.0, 3.0], ddof=1):.1f}"
+    assert out["paper"] == "8.9 ± 1.0"

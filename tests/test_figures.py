@@ -1,0 +1,222 @@
+"""The paper's image figures (Figs. 2-6) from synthetic result rows, a stub and tiny trained detectors."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from matplotlib.collections import PolyCollection
+from matplotlib.figure import Figure
+
+from aabigan import AABiGAN
+from aabigan.data import make_split
+from aabigan.figures import (KINDS, fig_auroc_vs, fig_error_boxplots, fig_reconstructions, fig_samples,
+                             image_grid, reconstruction_errors_by_kind)
+from aabigan.tables import paper_table, summarise
+
+GAMMA_P = (0.0, 0.01, 0.05, 0.1, 0.2)
+K_L = (0, 1, 2, 3, 5)
+
+
+def _rows(x: str, values, datasets=("fmnist", "cifar10"), methods=("aabigan", "deepsad"), pairs=3, seed=0):
+    """Result rows as read_rows returns them (strings), plus rows that must be ignored."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for d in datasets:
+        for v in values:
+            for m in methods:
+                for p in range(pairs):
+                    gamma_l = 0.05 if x == "gamma_p" or v else 0.0
+                    base = {"status": "ok", "dataset": d, "method": m, "profile": "smoke", "normal_class": str(p),
+                            "gamma_l": f"{gamma_l}", "gamma_p": f"{v if x == 'gamma_p' else 0.1}",
+                            "k_l": str(v if x == "k_l" else 1), "settings": "{}"}
+                    for rule in ("val/auto", "last/reconstruction"):
+                        rows.append({**base, "rule": rule, "auroc": f"{rng.uniform(0.6, 0.99):.6f}"})
+    # ignored: a failed run, and (for Fig. 2) a Table 1 run at gamma_l = 0 off the figure's fixed setting
+    rows.append({**rows[0], "status": "failed", "rule": "", "auroc": ""})
+    rows.append({**rows[0], "gamma_l": "0.0", "k_l": "0", "gamma_p": "0.0", "auroc": "0.01"})
+    return rows
+
+
+def _line(ax, label):
+    (line,) = [ln for ln in ax.lines if ln.get_label() == label]
+    return line
+
+
+@pytest.mark.parametrize("x, values", [("gamma_p", GAMMA_P), ("k_l", K_L)])
+def test_auroc_vs_plots_the_summarised_means(x, values):
+    rows = _rows(x, values)
+    fig = fig_auroc_vs(rows, x=x)
+    assert isinstance(fig, Figure) and [ax.get_title() for ax in fig.axes] == ["F-MNIST", "CIFAR-10"]
+    fixed_key, fixed_value = ("gamma_l", 0.05) if x == "gamma_p" else ("gamma_p", 0.1)
+    kept = [r for r in rows if float(r[fixed_key]) == fixed_value]        # the figure's fixed setting
+    summary = summarise(kept, keys=("dataset", x, "method"))
+    for ax in fig.axes:
+        assert len(ax.lines) == 2                                      # one solid line per method
+        assert sum(isinstance(c, PolyCollection) for c in ax.collections) == 2   # the ± std bands
+        for method in ("AA-BiGAN", "Deep SAD"):
+            cells = sorted((float(s[x]), s["mean"]) for s in summary
+                           if s["dataset"] == ax.get_title() and s["method"] == method)
+            line = _line(ax, method)
+            np.testing.assert_allclose(line.get_xdata(), [c[0] for c in cells])
+            np.testing.assert_allclose(line.get_ydata(), [c[1] for c in cells])
+            assert line.get_linestyle() == "-"
+        assert ax.get_ylabel() == "AUROC (%)"
+
+
+def test_auroc_vs_uses_the_rule_and_leaves_out_off_setting_rows():
+    rows = _rows("gamma_p", GAMMA_P, datasets=("mnist",), methods=("aabigan",), pairs=2)
+    fig = fig_auroc_vs(rows, x="gamma_p", rule="last/reconstruction")
+    want = [100 * np.mean([float(r["auroc"]) for r in rows if r["status"] == "ok" and r["rule"] == "last/reconstruction"
+                           and r["gamma_l"] == "0.05" and float(r["gamma_p"]) == g]) for g in GAMMA_P]
+    np.testing.assert_allclose(_line(fig.axes[0], "AA-BiGAN").get_ydata(), want, atol=0.051)   # summarise rounds
+    everything = fig_auroc_vs(rows, x="gamma_p", fixed={})        # the gamma_l = 0 row joins the gamma_p = 0 cell
+    assert _line(everything.axes[0], "AA-BiGAN").get_ydata()[0] < _line(fig_auroc_vs(rows).axes[0],
+                                                                          "AA-BiGAN").get_ydata()[0]
+
+
+@pytest.mark.parametrize("x, table", [("gamma_p", "table6"), ("k_l", "table7")])
+def test_auroc_vs_draws_the_paper_dashed(x, table):
+    rows = _rows(x, GAMMA_P if x == "gamma_p" else K_L, datasets=("fmnist",), methods=("aabigan", "aabigan-unsup"))
+    fig = fig_auroc_vs(rows, x=x, datasets=["fmnist"], paper=True)
+    (ax,) = fig.axes
+    paper = sorted((float(p[x]), float(p["mean"])) for p in paper_table(table)
+                   if p["dataset"] == "F-MNIST" and p["method"] == "AA-BiGAN")
+    dashed = _line(ax, "AA-BiGAN (paper)")
+    assert dashed.get_linestyle() == "--"
+    np.testing.assert_allclose(dashed.get_xdata(), [p[0] for p in paper])
+    np.testing.assert_allclose(dashed.get_ydata(), [p[1] for p in paper])
+    assert dashed.get_color() == _line(ax, "AA-BiGAN").get_color()
+    # no paper curve for a method the paper does not have
+    assert [ln.get_label() for ln in ax.lines] == ["AA-BiGAN", "AA-BiGAN (paper)",
+                                                   "AA-BiGAN without collected anomalies"]
+
+
+def test_auroc_vs_selects_datasets_and_methods():
+    fig = fig_auroc_vs(_rows("gamma_p", GAMMA_P), datasets=["cifar10"], methods=["deepsad"])
+    (ax,) = fig.axes
+    assert ax.get_title() == "CIFAR-10" and [ln.get_label() for ln in ax.lines] == ["Deep SAD"]
+
+
+def test_auroc_vs_bad_input():
+    with pytest.raises(ValueError, match="unknown x 'gamma_l'"):
+        fig_auroc_vs(_rows("gamma_p", GAMMA_P), x="gamma_l")
+    with pytest.raises(ValueError, match="no result rows with status 'ok'"):
+        fig_auroc_vs([])
+    with pytest.raises(ValueError, match="no result rows with status 'ok'"):
+        fig_auroc_vs([{"status": "failed"}])
+    with pytest.raises(ValueError, match="fixed setting"):
+        fig_auroc_vs(_rows("k_l", K_L), x="gamma_p", fixed={"gamma_l": 0.3})
+    with pytest.raises(ValueError, match="no ok rows for rule 'val/latent'"):
+        fig_auroc_vs(_rows("gamma_p", GAMMA_P), rule="val/latent")
+
+
+# ------------------------------------------------------------------------------- image figures
+@pytest.fixture(scope="module")
+def split():
+    return make_split("mnist", 0, [1], gamma_l=0.1, seed=0, max_train_normal=64, max_eval=200)
+
+
+@pytest.fixture(scope="module")
+def detectors(split):
+    """gamma_l = 0.1 (with the collected anomalies) and gamma_l = 0 (the normal samples only)."""
+    with_anomalies = AABiGAN(epochs=1, width=8, batch_size=16, random_state=0).fit(split.X_train, split.y_train)
+    without = AABiGAN(epochs=1, width=8, batch_size=16, random_state=0).fit(split.X_train[split.y_train == 0])
+    return {"γ_l = 0.1": with_anomalies, "γ_l = 0": without}
+
+
+class _Stub:
+    """A stand-in detector on grey (1-channel) images: reconstruction = negative, samples = noise."""
+
+    def reconstruct(self, X):
+        return 1 - np.asarray(X)
+
+    def sample(self, n, seed=0):
+        return np.random.default_rng(seed).random((n, 1, 32, 32)).astype(np.float32)
+
+
+def test_errors_by_kind(split, detectors):
+    det = detectors["γ_l = 0.1"]
+    errs = reconstruction_errors_by_kind(det, split)
+    assert set(errs) == {0, 1, 2}
+    assert [len(errs[k]) for k in (0, 1, 2)] == np.bincount(split.test_kind, minlength=3).tolist()
+    full = det.score_samples_all(split.X_test)["reconstruction"]
+    for k in (0, 1, 2):
+        np.testing.assert_allclose(errs[k], full[split.test_kind == k])
+
+
+def test_error_boxplots_have_the_three_kinds(split, detectors):
+    errs = {label: reconstruction_errors_by_kind(d, split) for label, d in detectors.items()}
+    fig = fig_error_boxplots(errs)
+    assert [ax.get_title() for ax in fig.axes] == list(detectors)
+    for ax, label in zip(fig.axes, detectors):
+        assert len(ax.patches) == 3                                   # one box per kind
+        assert [t.get_text().replace("\n", " ") for t in ax.get_xticklabels()] == [n for n, _ in KINDS.values()]
+        boxes = sorted(ax.patches, key=lambda p: p.get_path().vertices[:, 0].mean())
+        for k, box in enumerate(boxes):                               # the box spans the quartiles
+            q1, q3 = np.percentile(errs[label][k], [25, 75])
+            ys = box.get_path().vertices[:, 1]
+            assert ys.min() == pytest.approx(q1, rel=1e-6) and ys.max() == pytest.approx(q3, rel=1e-6)
+    # a kind the test set lacks leaves an empty slot
+    fig = fig_error_boxplots({"no seen": {0: np.r_[1.0, 2.0, 3.0], 1: np.array([]), 2: np.r_[4.0, 5.0]}})
+    assert len(fig.axes[0].patches) == 2
+
+
+def test_error_boxplots_bad_input():
+    with pytest.raises(ValueError, match="errors_by_model is empty"):
+        fig_error_boxplots({})
+    with pytest.raises(ValueError, match="unknown kind"):
+        fig_error_boxplots({"m": {0: np.ones(3), 3: np.ones(3)}})
+
+
+def test_reconstructions_blocks(split, detectors):
+    n = 4
+    fig = fig_reconstructions(detectors, split, n=n, seed=0)
+    assert len(fig.axes) == 3 * (1 + len(detectors))                 # 3 kinds x (input + one per model)
+    assert [ax.get_title() for ax in fig.axes] == (["input"] + list(detectors)) * 3
+    assert [sf.get_suptitle() for sf in fig.subfigs] == [n for n, _ in KINDS.values()]
+    for ax in fig.axes:
+        (im,) = ax.images
+        assert im.get_array().shape == (n * 33 + 1, 34, 3)           # n images in a column, 3 channels
+    # the inputs are test images of their kind; the reconstructions are the detector's
+    normal_inputs = fig.axes[0].images[0].get_array()
+    candidates = split.X_test[split.test_kind == 0]
+    first = np.moveaxis(np.asarray(normal_inputs[1:33, 1:33]), -1, 0)
+    assert np.any(np.all(np.isclose(candidates, first, atol=1e-6), axis=(1, 2, 3)))
+    rec = detectors["γ_l = 0.1"].reconstruct(first[None])[0]
+    np.testing.assert_allclose(np.moveaxis(np.asarray(fig.axes[1].images[0].get_array()[1:33, 1:33]), -1, 0),
+                               np.clip(rec, 0, 1), atol=1e-6)
+
+
+def test_reconstructions_grey_images_and_missing_kinds(split):
+    grey = make_split("mnist", 0, [1], gamma_l=0.1, seed=0, max_train_normal=16, max_eval=100, channels=1)
+    grey.test_kind = np.where(grey.test_kind == 1, 2, grey.test_kind)     # pretend no seen class
+    fig = fig_reconstructions({"stub": _Stub()}, grey, n=3)
+    assert len(fig.axes) == 2 * 2
+    assert all(ax.images[0].get_array().shape == (3 * 33 + 1, 34) for ax in fig.axes)
+    with pytest.raises(ValueError, match="detectors is empty"):
+        fig_reconstructions({}, split)
+    tabular = make_split("thyroid", gamma_l=0.01, seed=0)
+    with pytest.raises(ValueError, match="image datasets"):
+        fig_reconstructions({"stub": _Stub()}, tabular)
+
+
+def test_samples_grid(detectors):
+    det = detectors["γ_l = 0.1"]
+    fig = fig_samples(det, n=64, seed=3)
+    (ax,) = fig.axes
+    (im,) = ax.images
+    np.testing.assert_allclose(im.get_array(), image_grid(det.sample(64, seed=3), 8))
+    assert im.get_array().shape == (8 * 33 + 1, 8 * 33 + 1, 3)
+    fig = fig_samples({"MNIST": det, "grey stub": _Stub()}, n=10)
+    assert [ax.get_title() for ax in fig.axes] == ["MNIST", "grey stub"]
+    assert fig.axes[1].images[0].get_array().shape == (3 * 33 + 1, 4 * 33 + 1)   # 10 images, 4 columns
+    with pytest.raises(ValueError, match="n must be at least 1"):
+        fig_samples(det, n=0)
+
+
+def test_image_grid_layout():
+    imgs = np.stack([np.full((1, 2, 2), v) for v in (0.0, 0.5, 1.0)])
+    g = image_grid(imgs, ncols=2, pad=1, pad_value=0.25)
+    assert g.shape == (2 * 3 + 1, 2 * 3 + 1)
+    assert g[1, 1] == 0.0 and g[1, 4] == 0.5 and g[4, 1] == 1.0 and g[4, 4] == 0.25 and g[0, 0] == 0.25
+    with pytest.raises(ValueError, match="shape"):
+        image_grid(np.zeros((3, 32, 32)), 2)

@@ -1,0 +1,66 @@
+"""Smoke runs of the image-table commands: ``python -m aabigan run --grid ...`` then ``... table ...``.
+
+One class pair and one dataset per table under the smoke profile (1 epoch, width 8, 128 training normals,
+250 evaluation images): the numbers mean nothing, the test checks that every cell runs, that its rows are
+ok, and that the table sets the paper's value beside ours.
+"""
+from __future__ import annotations
+
+import pytest
+
+from aabigan.__main__ import main
+from aabigan.experiments import read_rows
+from aabigan.tables import paper_table
+
+# table -> (dataset, the column that varies, its values as the paper's CSV writes them, number of cells)
+CASES = {
+    "table1": ("mnist", "gamma_l", ["0.00", "0.01", "0.05", "0.10", "0.20"]),
+    "table6": ("mnist", "gamma_p", ["0.00", "0.01", "0.05", "0.10", "0.20"]),
+    "table7": ("mnist", "k_l", ["0", "1", "2", "3", "5"]),
+    "table5": ("fmnist", "c", ["0.25", "0.4", "0.6", "0.75"]),
+}
+DISPLAY = {"mnist": "MNIST", "fmnist": "F-MNIST"}
+
+
+def _table_lines(text: str) -> list[list[str]]:
+    """The body rows of the Markdown table printed by ``main(["table", ...])``."""
+    lines = [ln for ln in text.splitlines() if ln.startswith("|")]
+    return [[c.strip() for c in ln.strip("|").split("|")] for ln in lines[2:]]
+
+
+@pytest.mark.parametrize("table", list(CASES))
+def test_grid_runs_and_table_sets_the_paper_beside_ours(table, tmp_path, capsys):
+    dataset, column, values = CASES[table]
+    out = tmp_path / f"{table}.csv"
+    argv = ["run", "--grid", table, "--profile", "smoke", "--dataset", dataset, "--pairs", "0:1", "--out", str(out)]
+    assert main(argv) == 0
+    rows = read_rows(out)
+    n_cells = 8 if table == "table5" else 5                            # table5: 4 values of c x 2 of gamma_p
+    assert len({r["config_hash"] for r in rows}) == n_cells
+    assert all(r["status"] == "ok" for r in rows) and len(rows) == 3 * n_cells   # three selection rules each
+    assert {r["dataset"] for r in rows} == {dataset} and {r["normal_class"] for r in rows} == {"0"}
+    assert {r["profile"] for r in rows} == {"smoke"}
+    assert main(argv) == 0                                             # resumes: nothing left to run
+    assert len(read_rows(out)) == 3 * n_cells
+    capsys.readouterr()
+
+    assert main(["table", table, str(out)]) == 0
+    printed = capsys.readouterr().out
+    body = _table_lines(printed)
+    assert len(body) == n_cells
+    paper = paper_table(table)
+    if table == "table5":
+        want = {(p["c"], p["gamma_l"], p["gamma_p"]): f"{p['mean']} ± {p['std']}" for p in paper}
+        got = {(b[0], b[1], b[2]): b[5] for b in body}                 # c, gamma_l, gamma_p, ours, n, paper
+        assert {k[0] for k in got} == set(values)
+    else:
+        want = {p[column]: f"{p['mean']} ± {p['std']}" for p in paper
+                if p["dataset"] == DISPLAY[dataset] and p["method"] == "AA-BiGAN"}
+        assert all(b[0] == DISPLAY[dataset] and b[2] == "AA-BiGAN" for b in body)
+        got = {b[1]: b[5] for b in body}                               # dataset, x, method, ours, n, paper
+        assert sorted(got) == values
+    assert got == {k: want[k] for k in got}                            # the paper's value beside each cell
+    assert all(b[-2] != "—" for b in body)
+    for b in body:                                                     # ours: mean ± std of one run
+        mean, std = (float(v) for v in b[-4].split(" ± "))
+        assert 0 <= mean <= 100 and std == 0.0 and b[-3] == "1"
