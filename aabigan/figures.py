@@ -5,7 +5,9 @@
 * :func:`reconstruction_errors_by_kind` and :func:`fig_error_boxplots` -- Fig. 4, box plots of the
   reconstruction errors of normal, seen-anomaly and novel-anomaly test images;
 * :func:`fig_reconstructions` -- Fig. 5, test images and their reconstructions G(E(x)) by several models;
-* :func:`fig_samples` -- Fig. 6, a grid of generated images G(z).
+* :func:`fig_samples` -- Fig. 6, a grid of generated images G(z);
+* :func:`fig_odds_runs` and :func:`fig_gamma_sweep` -- the ODDS chapter: AUROC per run and method beside
+  the paper's Table 8, and AUROC against the collected-anomaly ratio.
 
 Every function returns a ``matplotlib.figure.Figure`` built without ``pyplot`` (no global state, no
 ``show()``; works under the ``Agg`` backend).  Images are arrays (n, C, 32, 32), C = 1 or 3, in [0, 1].
@@ -19,7 +21,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 __all__ = ["KINDS", "FIXED", "fig_auroc_vs", "reconstruction_errors_by_kind", "fig_error_boxplots",
-           "fig_reconstructions", "fig_samples", "image_grid"]
+           "fig_reconstructions", "fig_samples", "image_grid", "fig_odds_runs", "fig_gamma_sweep"]
 
 #: kind -> (label, colour) for the figures of this module (colours as in :mod:`aabigan.plotting`)
 KINDS = {0: ("normal", "#1f77b4"), 1: ("seen anomaly", "#d62728"), 2: ("novel anomaly", "#ff7f0e")}
@@ -233,4 +235,75 @@ def fig_samples(detectors, n: int = 64, seed: int = 0, ncols: int | None = None)
     fig, axes = _panels(len(detectors), 0.3 * ncols + 0.4, 0.3 * np.ceil(int(n) / ncols) + 0.5)
     for ax, (label, det) in zip(axes, detectors.items()):
         _show(ax, image_grid(_check_images(det.sample(int(n), seed), "the samples"), ncols), label)
+    return fig
+
+
+# ------------------------------------------------------------------------------ the ODDS tables
+def _ok_rows(rows, rule):
+    out = [r for r in rows if r.get("status") == "ok" and r.get("rule") in (rule, "fixed")]
+    if not out:
+        raise ValueError(f"no ok rows for rule {rule!r} (or baseline rows, rule 'fixed')")
+    return out
+
+
+def fig_odds_runs(rows: Sequence[Mapping], datasets=None, methods=None, rule: str = "val/auto", paper=None,
+                  ncols: int = 3) -> Figure:
+    """One panel per ODDS dataset: every run's test AUROC (%) per method as dots, their mean as a bar, and the
+    paper's mean ± std (Table 8, ``paper`` rows from :func:`aabigan.tables.paper_table`) as a black marker.
+
+    Rows of the AA-BiGAN family are taken under ``rule``; baselines report one ``fixed`` rule.
+    """
+    from .data import DISPLAY_NAMES
+    from .experiments import METHODS
+
+    rows = _ok_rows(rows, rule)
+    datasets = list(datasets or dict.fromkeys(r["dataset"] for r in rows))
+    methods = list(methods or dict.fromkeys(r["method"] for r in rows))
+    fig, axes = _panels(len(datasets), 0.55 * len(methods) + 1.5, 3.4, ncols=ncols)
+    ref = {(p["dataset"], p["method"]): p for p in (paper or []) if p.get("mean")}
+    for ax, ds in zip(axes, datasets):
+        for i, m in enumerate(methods):
+            vals = np.array([100 * float(r["auroc"]) for r in rows if r["dataset"] == ds and r["method"] == m])
+            if len(vals):
+                ax.bar(i, vals.mean(), color="#c6dbef", width=0.7)
+                jitter = np.linspace(-0.2, 0.2, len(vals)) if len(vals) > 1 else np.zeros(1)
+                ax.plot(i + jitter, vals, ".", color="#08519c", ms=4)
+            p = ref.get((DISPLAY_NAMES.get(ds, ds), METHODS[m].display if m in METHODS else m))
+            if p:
+                ax.errorbar(i, float(p["mean"]), yerr=float(p["std"] or 0), fmt="D", color="black", ms=4,
+                            capsize=2)
+        ax.set_title(DISPLAY_NAMES.get(ds, ds))
+        ax.set_xticks(range(len(methods)))
+        ax.set_xticklabels([METHODS[m].display if m in METHODS else m for m in methods], rotation=60,
+                           ha="right", fontsize=7)
+        ax.set_ylabel("test AUROC (%)")
+        ax.set_ylim(bottom=max(0.0, ax.get_ylim()[0]))
+    return fig
+
+
+def fig_gamma_sweep(rows: Sequence[Mapping], datasets=None, methods=None, rule: str = "val/auto") -> Figure:
+    """AUROC (%) against the collected-anomaly ratio gamma_l, mean ± std over seeds, one panel per dataset."""
+    from .data import DISPLAY_NAMES
+    from .experiments import METHODS
+    from .tables import summarise
+
+    rows = _ok_rows(rows, rule)
+    datasets = list(datasets or dict.fromkeys(r["dataset"] for r in rows))
+    methods = list(methods or dict.fromkeys(r["method"] for r in rows))
+    fig, axes = _panels(len(datasets), 4.2, 3.4)
+    cells = summarise(rows, ("dataset", "method", "gamma_l"), rule)
+    for ax, ds in zip(axes, datasets):
+        for m in methods:
+            label = METHODS[m].display if m in METHODS else m
+            pts = sorted((float(c["gamma_l"]), c["mean"], c["std"]) for c in cells
+                         if c["dataset"] == DISPLAY_NAMES.get(ds, ds) and c["method"] == label)
+            if not pts:
+                continue
+            g, mu, sd = map(np.array, zip(*pts))
+            line, = ax.plot(g, mu, "o-", label=label, ms=4)
+            ax.fill_between(g, mu - sd, mu + sd, color=line.get_color(), alpha=0.15)
+        ax.set_title(DISPLAY_NAMES.get(ds, ds))
+        ax.set_xlabel("collected-anomaly ratio $\\gamma_l$")
+        ax.set_ylabel("test AUROC (%)")
+    axes[0].legend(fontsize=7)
     return fig

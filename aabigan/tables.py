@@ -17,7 +17,7 @@ import numpy as np
 from .data import DISPLAY_NAMES
 from .experiments import METHODS, read_rows
 
-__all__ = ["summarise", "paper_table", "compare", "to_markdown", "paper_dir", "TABLE_KEYS"]
+__all__ = ["summarise", "paper_table", "compare", "to_markdown", "paper_dir", "TABLE_KEYS", "run_time"]
 
 #: the columns that identify a cell of each paper table
 TABLE_KEYS = {
@@ -64,6 +64,7 @@ def summarise(rows: list[dict], keys=("dataset", "method"), rule: str = "val/aut
     """Mean ± std (percent) of ``metric`` per cell, over the ok rows of one rule (and profile)."""
     groups: dict[tuple, list[float]] = defaultdict(list)
     profiles: dict[tuple, set] = defaultdict(set)
+    settings: dict[tuple, set] = defaultdict(set)
     for r in rows:
         if r["status"] != "ok" or r["rule"] not in (rule, "fixed"):
             continue
@@ -72,6 +73,12 @@ def summarise(rows: list[dict], keys=("dataset", "method"), rule: str = "val/aut
         k = tuple(_norm(key, _cell_value(r, key)) for key in keys)
         groups[k].append(100 * float(r[metric]))
         profiles[k].add(r["profile"])
+        settings[k].add(r.get("settings", ""))
+    mixed = {k: v for k, v in settings.items() if len(v) > 1}
+    if mixed:
+        k, v = next(iter(mixed.items()))
+        raise ValueError(f"cell {dict(zip(keys, k))} mixes runs with different settings ({' vs '.join(sorted(v))}); "
+                         "select one profile or keep such runs in separate result files")
     out = []
     for k, vals in sorted(groups.items()):
         v = np.asarray(vals)
@@ -119,3 +126,10 @@ def to_markdown(table: list[dict], columns=None) -> str:
 def load_and_compare(name: str, results, rule="val/auto", profile=None) -> list[dict]:
     rows = [r for path in ([results] if isinstance(results, (str, Path)) else results) for r in read_rows(path)]
     return compare(name, rows, rule, profile)
+
+
+def run_time(rows: list[dict]) -> dict:
+    """Compute spent by ok runs: summed fit seconds, the number of runs, and the devices they ran on."""
+    runs = {r["config_hash"]: r for r in rows if r.get("status") == "ok"}
+    return {"runs": len(runs), "fit_hours": sum(float(r["fit_seconds"]) for r in runs.values()) / 3600,
+            "devices": sorted({r["device"] for r in runs.values()})}

@@ -217,6 +217,12 @@ def test_summary_and_comparison_with_the_paper():
     assert (cell["mean"], cell["std"], cell["n"]) == (10.0, 0.0, 1)
 
 
+def test_a_cell_never_mixes_settings():
+    rows = [_row("thyroid", "aabigan", 0.9, 0), {**_row("thyroid", "aabigan", 0.8, 1), "settings": '{"epochs": 3}'}]
+    with pytest.raises(ValueError, match="mixes runs with different settings"):
+        summarise(rows, ("dataset", "method"))
+
+
 def test_cli_run_then_table(tmp_path, capsys):
     out = tmp_path / "cli.csv"
     assert main(["run", "--dataset", "thyroid", "--methods", "test-meandist", "--gamma-l", "0.01",

@@ -220,3 +220,27 @@ def test_image_grid_layout():
     assert g[1, 1] == 0.0 and g[1, 4] == 0.5 and g[4, 1] == 1.0 and g[4, 4] == 0.25 and g[0, 0] == 0.25
     with pytest.raises(ValueError, match="shape"):
         image_grid(np.zeros((3, 32, 32)), 2)
+
+
+def test_odds_figures_from_rows():
+    from aabigan.figures import fig_gamma_sweep, fig_odds_runs
+    from aabigan.tables import paper_table
+
+    rows = []
+    for s in range(3):
+        for m, base in (("aabigan", 0.9), ("deepsad", 0.8)):
+            for g in (0.0, 0.01, 0.05):
+                rows.append({"status": "ok", "rule": "val/auto" if m == "aabigan" else "fixed", "dataset": "thyroid",
+                             "method": m, "auroc": base + g + 0.01 * s, "gamma_l": g, "gamma_p": 0.0, "k_l": 1,
+                             "profile": "cpu", "seed": s, "settings": "{}"})
+    fig = fig_odds_runs([r for r in rows if r["gamma_l"] == 0.01], paper=paper_table("table8"))
+    (ax,) = fig.axes
+    heights = [p.get_height() for p in ax.patches]
+    assert heights == pytest.approx([91.0 + 1.0, 81.0 + 1.0])      # the bars are the means over seeds
+    fig = fig_gamma_sweep(rows)
+    (ax,) = fig.axes
+    aa = ax.get_lines()[0]
+    assert list(aa.get_xdata()) == [0.0, 0.01, 0.05]
+    assert aa.get_ydata() == pytest.approx([91.0, 92.0, 96.0])
+    with pytest.raises(ValueError, match="no ok rows"):
+        fig_odds_runs([{**rows[0], "status": "failed"}])
