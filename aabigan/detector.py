@@ -330,8 +330,11 @@ def fit_stacked(detectors: list[AABiGAN], data: list[tuple]) -> list[AABiGAN]:
 
     ``data[r] = (X, y, eval_set, monitor_set)`` for ``detectors[r]``.  The detectors must share every
     parameter but ``random_state``, and their runs the numbers of normal and collected samples (the seeds
-    of one ODDS cell do).  Each detector ends up fitted as if alone: its own initialisation, draws,
-    history and selection.  Falls back to fitting one by one where stacking does not apply.
+    of one ODDS cell do).  Each detector gets its own initialisation, shuffles, anomaly batches and latent
+    codes, its own validation history and selection.  Two things differ from fitting alone: the dropout
+    masks are drawn for the whole stack (so results equal single fits exactly only with ``dropout=0``, which
+    a test checks), and the losses in each ``history_`` are the stack's mean.  Falls back to fitting one by
+    one where stacking does not apply.
     """
     from .stacked import can_stack, stack_networks, unstack_module, unstack_networks
 
