@@ -1,0 +1,42 @@
+"""The book's figure and table helpers return what the chapters display, under the Agg backend."""
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from aabigan import plotting
+
+
+def test_figures_are_figures():
+    rng = np.random.default_rng(0)
+    X, kind = rng.normal(size=(30, 2)).astype(np.float32), np.repeat([0, 1, 2], 10)
+    hist = [{"epoch": e, "val": 0.5 + 0.01 * e} for e in range(1, 6)]
+    figs = [plotting.toy_figure({"data": (X, kind)}),
+            plotting.scatter_figure({"clouds": {"a": X, "b": X + 1}}),
+            plotting.score_map_figure({"norm": lambda P: np.linalg.norm(P, axis=1)}, X, kind, resolution=20),
+            plotting.bars_figure({"p": np.ones(4) / 4, "q": np.array([0.5, np.nan, 0.25, 0.25])}),
+            plotting.curves_figure(np.arange(3), {"y": np.arange(3.0)}, vlines={"mark": 1.0},
+                                   styles={"y": {"ls": "--"}}),
+            plotting.history_figure(hist, {"validation": "val"}, marks={"best": 5})]
+    assert all(isinstance(f, Figure) for f in figs)
+
+
+def test_markdown_table_formats_floats():
+    md = plotting.markdown_table(["name", "auroc"], [["a", 0.98765], ["b", np.float32(0.5)], ["c", float("nan")]])
+    assert md.data.splitlines() == ["| name | auroc |", "|---|---|", "| a | 0.988 |", "| b | 0.500 |",
+                                    "| c | n/a |"]
+    with pytest.raises(ValueError):
+        plotting.markdown_table(["x", "x"], [[1, 2]])
+
+
+def test_glue_without_myst_nb_is_silent(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_myst(name, *args, **kwargs):
+        if name == "myst_nb":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_myst)
+    assert plotting.glue("key", 1.0) is None
