@@ -24,6 +24,19 @@ def _lrelu() -> nn.Module:
     return nn.LeakyReLU(0.2, inplace=True)
 
 
+class Dropout(nn.Dropout):
+    """Inverted dropout with its mask drawn by ``torch.rand`` -- the same distribution as ``nn.Dropout``,
+    about twice as fast on the CPU as torch's Bernoulli kernel, which dominated small MLP steps."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return x
+        if self.p >= 1:
+            return torch.zeros_like(x)
+        keep = (torch.rand_like(x) >= self.p).to(x.dtype)
+        return x * keep.mul_(1.0 / (1.0 - self.p))
+
+
 # ------------------------------------------------------------------------------------------ DCGAN
 def _check_image_shape(shape: tuple[int, ...]) -> tuple[int, int, int]:
     if len(shape) != 3 or shape[1:] != (32, 32) or shape[0] not in (1, 3):
@@ -85,8 +98,8 @@ class DCGANJointDiscriminator(nn.Module):
         feat = 4 * width * 2 * 2
         self.x_net = _image_trunk(channels, width)
         self.z_net = nn.Sequential(nn.Linear(latent_dim, 4 * width), _lrelu())
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(feat + 4 * width, 8 * width), _lrelu(),
-                                  nn.Dropout(dropout), nn.Linear(8 * width, 1))
+        self.head = nn.Sequential(Dropout(dropout), nn.Linear(feat + 4 * width, 8 * width), _lrelu(),
+                                  Dropout(dropout), nn.Linear(8 * width, 1))
 
     def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         return self.head(torch.cat([self.x_net(x), self.z_net(z)], 1)).squeeze(1)
@@ -98,7 +111,7 @@ class DCGANPairDiscriminator(nn.Module):
     def __init__(self, channels: int, width: int = 64, dropout: float = 0.2):
         super().__init__()
         self.trunk = _image_trunk(2 * channels, width)
-        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(4 * width * 2 * 2, 1))
+        self.head = nn.Sequential(Dropout(dropout), nn.Linear(4 * width * 2 * 2, 1))
 
     def forward(self, x: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
         return self.head(self.trunk(torch.cat([x, x2], 1))).squeeze(1)
@@ -112,7 +125,7 @@ def _mlp(sizes: list[int], out_act: nn.Module | None = None, dropout: float = 0.
         if i < len(sizes) - 2:
             layers.append(_lrelu())
             if dropout:
-                layers.append(nn.Dropout(dropout))
+                layers.append(Dropout(dropout))
     if out_act is not None:
         layers.append(out_act)
     return nn.Sequential(*layers)

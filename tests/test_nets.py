@@ -108,3 +108,20 @@ def test_discriminators_have_no_output_squashing():
             p.mul_(50)
         out = nets.joint_disc(torch.rand(64, 4), torch.randn(64, 16))
     assert float(out.abs().max()) > 1.0
+
+
+def test_dropout_keeps_the_mean_and_the_rate():
+    import torch
+
+    from aabigan.nets import Dropout
+
+    torch.manual_seed(0)
+    d = Dropout(0.2)
+    x = torch.ones(200_000)
+    y = d(x)
+    assert (y == 0).float().mean().item() == pytest.approx(0.2, abs=0.005)
+    assert y.mean().item() == pytest.approx(1.0, abs=0.01)
+    assert set(torch.unique(y).tolist()) == {0.0, 1.25}
+    d.eval()
+    assert torch.equal(d(x), x)
+    assert torch.equal(Dropout(0.0).train()(x), x)
