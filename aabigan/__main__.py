@@ -6,7 +6,7 @@ import sys
 
 from .experiments import GRIDS, METHODS, RunConfig, grid, read_rows, run_grid
 from .profiles import PROFILES, current_profile_name
-from .tables import TABLE_KEYS, compare, to_markdown
+from .tables import TABLE_KEYS, compare, to_markdown, to_wide
 
 
 def _int_list(text: str) -> list[int]:
@@ -50,6 +50,7 @@ def main(argv=None) -> int:
     t.add_argument("results", nargs="+", help="results CSV file(s)")
     t.add_argument("--rule", default="val/auto", help="selection rule: val/auto, last/reconstruction, last/latent")
     t.add_argument("--profile", default=None)
+    t.add_argument("--long", action="store_true", help="one line per cell instead of the paper's layout")
     args = ap.parse_args(argv)
 
     if args.cmd == "run":
@@ -80,9 +81,15 @@ def main(argv=None) -> int:
 
     rows = [row for path in args.results for row in read_rows(path)]
     table = compare(args.name, rows, args.rule, args.profile)
-    cols = list(TABLE_KEYS[args.name]) + ["ours", "n", "paper", "profile"]
-    print(f"{args.name}, rule {args.rule}; ours: AUROC % mean ± std over n runs\n")
-    print(to_markdown(table, cols))
+    profiles = ", ".join(sorted({p for r in table for p in r["profile"].split(",")})) or "none"
+    if args.long:
+        print(f"{args.name}, rule {args.rule}; ours: AUROC % mean ± std over n runs (profile {profiles})\n")
+        print(to_markdown(table, list(TABLE_KEYS[args.name]) + ["ours", "n", "paper", "profile"]))
+    else:
+        print(f"{args.name}, rule {args.rule}: ours, AUROC % mean ± std (the paper's value in brackets); "
+              f"profile {profiles}\n")
+        wide, cols = to_wide(table, args.name)
+        print(to_markdown(wide, cols))
     return 0
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from .data import DISPLAY_NAMES
 from .experiments import METHODS, read_rows
 
-__all__ = ["summarise", "paper_table", "compare", "to_markdown", "paper_dir", "TABLE_KEYS", "run_time"]
+__all__ = ["summarise", "paper_table", "compare", "to_markdown", "to_wide", "paper_dir", "TABLE_KEYS", "run_time"]
 
 #: the columns that identify a cell of each paper table
 TABLE_KEYS = {
@@ -112,6 +112,24 @@ def compare(name: str, rows: list[dict], rule: str = "val/auto", profile: str | 
         o["ours"] = f"{o['mean']:.1f} ± {o['std']:.1f}"
         o["paper"] = f"{p['mean']} ± {p['std']}" if p and p.get("mean") else "—"
     return ours
+
+
+def to_wide(table: list[dict], name: str) -> tuple[list[dict], list[str]]:
+    """The paper's layout: one row per dataset (and ratio), one column per method, "ours (paper)" in a cell.
+
+    ``table`` is the output of :func:`compare` for paper table ``name``.  Returns rows and their columns.
+    """
+    keys = TABLE_KEYS[name]
+    row_keys = [k for k in keys if k != "method"]
+    if "method" not in keys:                      # Table 5 has no method axis: one column of AA-BiGAN
+        return [{**{k: r[k] for k in row_keys}, "AA-BiGAN": f"{r['ours']} ({r['paper']})"} for r in table], \
+            [*row_keys, "AA-BiGAN"]
+    methods = list(dict.fromkeys(r["method"] for r in table))
+    rows: dict[tuple, dict] = {}
+    for r in table:
+        k = tuple(r[c] for c in row_keys)
+        rows.setdefault(k, dict(zip(row_keys, k)))[r["method"]] = f"{r['ours']} ({r['paper']})"
+    return list(rows.values()), [*row_keys, *methods]
 
 
 def to_markdown(table: list[dict], columns=None) -> str:

@@ -217,6 +217,16 @@ def test_summary_and_comparison_with_the_paper():
     assert (cell["mean"], cell["std"], cell["n"]) == (10.0, 0.0, 1)
 
 
+def test_wide_layout_puts_methods_in_columns():
+    from aabigan.tables import to_wide
+    rows = [_row("thyroid", "aabigan", 0.9, 0), _row("cardio", "aabigan", 0.97, 0),
+            {**_row("thyroid", "deepsad", 0.8, 0), "rule": "fixed"}]
+    wide, cols = to_wide(compare("table2", rows), "table2")
+    assert cols == ["dataset", "AA-BiGAN", "Deep SAD"]
+    thy = next(w for w in wide if w["dataset"] == "Thyroid")
+    assert thy["AA-BiGAN"] == "90.0 ± 0.0 (98.9 ± 0.1)" and thy["Deep SAD"] == "80.0 ± 0.0 (98.6 ± 0.9)"
+
+
 def test_a_cell_never_mixes_settings():
     rows = [_row("thyroid", "aabigan", 0.9, 0), {**_row("thyroid", "aabigan", 0.8, 1), "settings": '{"epochs": 3}'}]
     with pytest.raises(ValueError, match="mixes runs with different settings"):
@@ -231,9 +241,12 @@ def test_cli_run_then_table(tmp_path, capsys):
     assert main(["run", "--dataset", "thyroid", "--methods", "test-meandist", "--gamma-l", "0.01",
                  "--seeds", "0-1", "--profile", "smoke", "--out", str(out), "--dry-run"]) == 0
     assert "2 done, 0 to run" in capsys.readouterr().out
-    assert main(["table", "table2", str(out), "--rule", "fixed"]) == 0
+    assert main(["table", "table2", str(out), "--rule", "fixed", "--long"]) == 0
     text = capsys.readouterr().out
     assert "Thyroid" in text and "MeanDist" in text
+    assert main(["table", "table2", str(out), "--rule", "fixed"]) == 0      # the paper's layout
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[2] == "| dataset | MeanDist |" and lines[4].startswith("| Thyroid | ")
 
 
 def test_cli_rejects_unknown_profile(tmp_path):

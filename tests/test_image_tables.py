@@ -44,7 +44,7 @@ def test_grid_runs_and_table_sets_the_paper_beside_ours(table, tmp_path, capsys)
     assert len(read_rows(out)) == 3 * n_cells
     capsys.readouterr()
 
-    assert main(["table", table, str(out)]) == 0
+    assert main(["table", table, str(out), "--long"]) == 0
     printed = capsys.readouterr().out
     body = _table_lines(printed)
     assert len(body) == n_cells
