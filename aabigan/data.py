@@ -147,7 +147,7 @@ def _load_image_files(name: str, train: bool, root: Path) -> tuple[np.ndarray, n
 def _expected_files(name: str, train: bool) -> list[str]:
     if name in _IDX_FOLDERS:
         return [f"{_IDX_FOLDERS[name]}/raw/{s}.gz" for s in _IDX_FILES[train]]
-    return ["cifar-10-batches-py/" + (f"data_batch_1..5" if train else "test_batch")]
+    return ["cifar-10-batches-py/" + ("data_batch_1..5" if train else "test_batch")]
 
 
 @lru_cache(maxsize=8)

@@ -31,12 +31,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable
 
-import numpy as np
-
 from . import __version__
 from .data import IMAGE_DATASETS, ODDS_DATASETS, canonical_name, make_split
 from .detector import AABiGAN
-from .profiles import PROFILES, get_profile
+from .profiles import get_profile
 from .scores import SCORES, auprc, auroc
 from .validation import check_fraction
 

@@ -155,27 +155,43 @@ def lr_scheduler(opt: torch.optim.Optimizer, epochs: int, milestone: float | Non
     return torch.optim.lr_scheduler.MultiStepLR(opt, milestones=steps, gamma=0.1)
 
 
-def train_autoencoder(ae: AutoEncoder, X: torch.Tensor, epochs: int, batch_size: int, lr: float,
-                      weight_decay: float, gen: torch.Generator, milestone: float | None = 1 / 3) -> list[float]:
-    """Minimise the mean over samples of ||x - dec(enc(x))||^2 with Adam (Deep SAD's pretraining)."""
-    opt = torch.optim.Adam(ae.parameters(), lr=lr, weight_decay=weight_decay)
-    sched = lr_scheduler(opt, epochs, milestone)
-    ae.train()
+def fit_epochs(opt: torch.optim.Optimizer, epochs: int, n: int, batch_size: int, gen: torch.Generator,
+               batch_loss, what: str, sched=None) -> list[dict]:
+    """The baselines' training loop: minimise ``batch_loss(idx)`` over shuffled minibatches of the n
+    training samples for ``epochs`` epochs (:func:`minibatches`), stepping ``sched`` after each epoch.
+
+    Returns ``[{"epoch": e, "loss": mean loss of epoch e}, ...]``; raises :class:`TrainingDivergedError`
+    naming ``what`` as soon as an epoch's loss is non-finite.
+    """
     history = []
-    for _ in range(int(epochs)):
+    for epoch in range(int(epochs)):
         total, steps = 0.0, 0
-        for idx in minibatches(X.shape[0], batch_size, gen):
-            x = X[idx.to(X.device)]
-            loss = (ae(x) - x).flatten(1).pow(2).sum(1).mean()
+        for idx in minibatches(n, batch_size, gen):
+            loss = batch_loss(idx)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             total, steps = total + loss.item(), steps + 1
-        sched.step()
-        history.append(total / steps)
-        if not math.isfinite(history[-1]):
-            raise TrainingDivergedError(f"the autoencoder loss became non-finite ({history[-1]}); lower lr")
+        if sched is not None:
+            sched.step()
+        history.append({"epoch": epoch + 1, "loss": total / steps})
+        if not math.isfinite(history[-1]["loss"]):
+            raise TrainingDivergedError(f"{what}: the loss became non-finite in epoch {epoch + 1}")
     return history
+
+
+def train_autoencoder(ae: AutoEncoder, X: torch.Tensor, epochs: int, batch_size: int, lr: float,
+                      weight_decay: float, gen: torch.Generator, milestone: float | None = 1 / 3) -> list[dict]:
+    """Minimise the mean over samples of ||x - dec(enc(x))||^2 with Adam (Deep SAD's pretraining)."""
+    opt = torch.optim.Adam(ae.parameters(), lr=lr, weight_decay=weight_decay)
+    ae.train()
+
+    def batch_loss(idx):
+        x = X[idx.to(X.device)]
+        return (ae(x) - x).flatten(1).pow(2).sum(1).mean()
+
+    return fit_epochs(opt, epochs, X.shape[0], batch_size, gen, batch_loss, "the autoencoder",
+                      lr_scheduler(opt, epochs, milestone))
 
 
 def reconstruction_error(ae: AutoEncoder, X: torch.Tensor) -> np.ndarray:

@@ -1,12 +1,10 @@
 """Deep SVDD (Ruff et al., 2018) and Deep SAD (Ruff et al., 2019), with autoencoder pretraining."""
 from __future__ import annotations
 
-import math
 
 import torch
 
-from ..errors import TrainingDivergedError
-from ._base import BaseDetector, batched, check_positive, eval_mode, lr_scheduler, minibatches, train_autoencoder
+from ._base import BaseDetector, batched, check_positive, eval_mode, fit_epochs, lr_scheduler, train_autoencoder
 from ._nets import build_autoencoder
 
 __all__ = ["DeepSVDD", "DeepSAD", "init_center"]
@@ -52,25 +50,16 @@ class _HypersphereDetector(BaseDetector):
         sched = lr_scheduler(opt, int(self.epochs), 1 / 3)
         gen = self._generator(seed, 2)
         eta, eps = float(self.eta), 1e-6
-        self.history_ = []
         net.train()
-        for epoch in range(int(self.epochs)):
-            total, steps = 0.0, 0
-            for idx in minibatches(len(Xt), int(self.batch_size), gen):
-                idx = idx.to(self.device_)
-                dist = (net(Xt[idx]) - self.center_).pow(2).sum(1)
-                lab = yt[idx] == 1
-                # unlabelled: ||phi(x) - c||^2; labelled anomaly: eta (||phi(x) - c||^2 + eps)^(-1)
-                losses = torch.where(lab, eta / (dist + eps), dist)
-                loss = losses.mean()
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                total, steps = total + loss.item(), steps + 1
-            sched.step()
-            self.history_.append({"epoch": epoch + 1, "loss": total / steps})
-            if not math.isfinite(self.history_[-1]["loss"]):
-                raise TrainingDivergedError(f"{type(self).__name__}: the loss became non-finite in epoch {epoch + 1}")
+
+        def batch_loss(idx):
+            idx = idx.to(self.device_)
+            dist = (net(Xt[idx]) - self.center_).pow(2).sum(1)
+            # unlabelled: ||phi(x) - c||^2; labelled anomaly: eta (||phi(x) - c||^2 + eps)^(-1)
+            return torch.where(yt[idx] == 1, eta / (dist + eps), dist).mean()
+
+        self.history_ = fit_epochs(opt, int(self.epochs), len(Xt), int(self.batch_size), gen, batch_loss,
+                                   type(self).__name__, sched)
         self.net_ = net
 
     def _score(self, X):

@@ -93,7 +93,6 @@ def solve_ssad_dual(K: np.ndarray, labelled: np.ndarray, C_u: float, C_l: float,
     labelled-sum constraint.  Stops when the largest violation is below ``tol`` (warns if ``max_iter``
     steps did not get there).  Returns (b, iterations).
     """
-    n = K.shape[0]
     lab = np.asarray(labelled, bool)
     m, n_u = int(lab.sum()), int((~lab).sum())
     if n_u * C_u < 1 + kappa - 1e-12:

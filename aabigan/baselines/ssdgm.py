@@ -8,8 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import TrainingDivergedError
-from ._base import BaseDetector, batched, check_positive, draw, eval_mode, minibatches
+from ._base import BaseDetector, batched, check_positive, draw, eval_mode, fit_epochs
 from ._nets import _is_table, build_decoder, build_encoder, default_rep_dim
 
 __all__ = ["SSDGM"]
@@ -153,20 +152,13 @@ class SSDGM(BaseDetector):
         gen = self._generator(seed, 4)
         n_lab = int(self.neg_batch_size or max(1, int(self.batch_size) // 4))
         alpha, share_l = float(self.alpha), len(lab) / len(X)
-        self.history_ = []
         model.train()
-        for epoch in range(int(self.epochs)):
-            total, steps = 0.0, 0
-            for idx in minibatches(len(unl), int(self.batch_size), gen):
-                xu, xl = unl[idx.to(self.device_)], lab[draw(len(lab), n_lab, gen).to(self.device_)]
-                loss = model.loss(xu, xl, alpha, share_l)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                total, steps = total + loss.item(), steps + 1
-            self.history_.append({"epoch": epoch + 1, "loss": total / steps})
-            if not math.isfinite(self.history_[-1]["loss"]):
-                raise TrainingDivergedError(f"SS-DGM: the loss became non-finite in epoch {epoch + 1}")
+
+        def batch_loss(idx):
+            xu, xl = unl[idx.to(self.device_)], lab[draw(len(lab), n_lab, gen).to(self.device_)]
+            return model.loss(xu, xl, alpha, share_l)
+
+        self.history_ = fit_epochs(opt, int(self.epochs), len(unl), int(self.batch_size), gen, batch_loss, "SS-DGM")
         self.model_ = model
 
     def _score(self, X):

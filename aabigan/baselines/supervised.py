@@ -1,13 +1,11 @@
 """A supervised classifier: unlabelled (treated as normal) against the collected anomalies."""
 from __future__ import annotations
 
-import math
 
 import torch
 import torch.nn.functional as F
 
-from ..errors import TrainingDivergedError
-from ._base import BaseDetector, batched, check_positive, draw, eval_mode, minibatches
+from ._base import BaseDetector, batched, check_positive, draw, eval_mode, fit_epochs
 from ._nets import build_encoder
 
 __all__ = ["SupervisedClassifier"]
@@ -60,23 +58,17 @@ class SupervisedClassifier(BaseDetector):
         opt = torch.optim.Adam(net.parameters(), lr=float(self.lr), weight_decay=float(self.weight_decay))
         gen = self._generator(seed, 3)
         k = int(self.neg_batch_size or max(1, int(self.batch_size) // 4))
-        self.history_ = []
         net.train()
-        for epoch in range(int(self.epochs)):
-            total, steps = 0.0, 0
-            for idx in minibatches(len(pos), int(self.batch_size), gen):
-                xp, xn = pos[idx.to(self.device_)], neg[draw(len(neg), k, gen).to(self.device_)]
-                logits = net(torch.cat([xp, xn])).squeeze(1)
-                lp, ln = logits[:len(xp)], logits[len(xp):]
-                loss = (F.binary_cross_entropy_with_logits(lp, torch.zeros_like(lp))
-                        + F.binary_cross_entropy_with_logits(ln, torch.ones_like(ln)))
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                total, steps = total + loss.item(), steps + 1
-            self.history_.append({"epoch": epoch + 1, "loss": total / steps})
-            if not math.isfinite(self.history_[-1]["loss"]):
-                raise TrainingDivergedError(f"the classifier loss became non-finite in epoch {epoch + 1}")
+
+        def batch_loss(idx):
+            xp, xn = pos[idx.to(self.device_)], neg[draw(len(neg), k, gen).to(self.device_)]
+            logits = net(torch.cat([xp, xn])).squeeze(1)
+            lp, ln = logits[:len(xp)], logits[len(xp):]
+            return (F.binary_cross_entropy_with_logits(lp, torch.zeros_like(lp))
+                    + F.binary_cross_entropy_with_logits(ln, torch.ones_like(ln)))
+
+        self.history_ = fit_epochs(opt, int(self.epochs), len(pos), int(self.batch_size), gen, batch_loss,
+                                   "the supervised classifier")
         self.net_ = net
 
     def _score(self, X):
