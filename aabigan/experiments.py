@@ -155,12 +155,23 @@ def _commit() -> str:
     return _COMMIT
 
 
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def _device_name(dev) -> str:
     import torch
 
     if str(dev).startswith("cuda"):
         return f"cuda:{torch.cuda.get_device_name(dev)}"
-    return f"cpu:{platform.processor() or platform.machine()}:{torch.get_num_threads()}threads"
+    return f"cpu:{_cpu_model()}, {os.cpu_count()} cores:{torch.get_num_threads()}threads"
 
 
 # ------------------------------------------------------------------------------------------ one run
