@@ -67,6 +67,8 @@ class AABiGAN(BaseEstimator):
     family, latent_dim, width : architecture ("auto": MLP for vectors, DCGAN for (C, 32, 32) images).
     dropout : dropout rate in the discriminators.
     ema_decay : score with an exponential moving average of the E and G weights (None: off).
+    amp : mixed precision -- bfloat16 autocast of the training forward passes (meant for GPUs; scoring
+        stays in float32).
     score, epoch_rule : the selection rule (see the module docstring).
     contamination : share of training samples above ``threshold_`` (for ``labels_`` and ``predict``).
     device : None/"auto" (CUDA when present), "cpu", "cuda", "cuda:1", ...
@@ -76,8 +78,8 @@ class AABiGAN(BaseEstimator):
 
     def __init__(self, objective="aa", epochs=100, min_steps=0, batch_size=128, neg_batch_size=None, lr_ge=1e-4,
                  lr_d=2.5e-5, a=1.0, b=0.0, c=None, neg_target=None, pair_disc=True, recon_weight=1.0,
-                 family="auto", latent_dim=None, width=64, dropout=0.2, ema_decay=None, score="reconstruction",
-                 epoch_rule="last", contamination=0.1, device=None, random_state=None, verbose=False):
+                 family="auto", latent_dim=None, width=64, dropout=0.2, ema_decay=None, amp=False,
+                 score="reconstruction", epoch_rule="last", contamination=0.1, device=None, random_state=None, verbose=False):
         self.objective = objective
         self.epochs = epochs
         self.min_steps = min_steps
@@ -96,6 +98,7 @@ class AABiGAN(BaseEstimator):
         self.width = width
         self.dropout = dropout
         self.ema_decay = ema_decay
+        self.amp = amp
         self.score = score
         self.epoch_rule = epoch_rule
         self.contamination = contamination
@@ -109,7 +112,8 @@ class AABiGAN(BaseEstimator):
                            batch_size=int(self.batch_size),
                            neg_batch_size=self.neg_batch_size, lr_ge=float(self.lr_ge), lr_d=float(self.lr_d),
                            a=float(self.a), b=float(self.b), c=self.c, neg_target=self.neg_target,
-                           recon_weight=float(self.recon_weight), ema_decay=self.ema_decay)
+                           recon_weight=float(self.recon_weight), ema_decay=self.ema_decay,
+                           amp=bool(self.amp))
 
     def _check_rules(self, has_eval: bool) -> None:
         if self.score not in SCORE_RULES:

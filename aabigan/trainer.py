@@ -8,6 +8,7 @@ The losses come from :mod:`aabigan.losses`; the networks from :mod:`aabigan.nets
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
@@ -43,6 +44,7 @@ class TrainConfig:
     neg_target: float | None = None     # None: (a+b)/2 (eq. 15); 0 with a=1, b=0 is eq. (9)
     recon_weight: float = 1.0           # weight of the D' terms in the G/E loss (authors' code: 1/3)
     ema_decay: float | None = None      # exponential moving average of E and G weights for scoring
+    amp: bool = False                   # bfloat16 autocast of the forward passes (for GPUs; losses in fp32)
 
     def __post_init__(self):
         if self.objective not in OBJECTIVES:
@@ -188,6 +190,9 @@ def train(nets: Networks, X_pos: torch.Tensor, X_neg: torch.Tensor | None, cfg: 
     neg_batch = min(cfg.neg_batch_size or max(1, batch // 4), m) if m else 0
     latent = nets.latent_dim
 
+    def amp():                           # mixed precision: bfloat16 forward passes, fp32 losses and weights
+        return torch.autocast(device.type, dtype=torch.bfloat16) if cfg.amp else contextlib.nullcontext()
+
     def cut(t, start, length):           # a slice along the batch axis (discriminator outputs: the last)
         return t.narrow(t.dim() - 1 if t.dim() == bdim + 1 else bdim, start, length)
 
@@ -211,23 +216,26 @@ def train(nets: Networks, X_pos: torch.Tensor, X_neg: torch.Tensor | None, cfg: 
 
             # shared forward passes: one encoder pass over normals and anomalies together
             x_all = x if xn is None else torch.cat([x, xn], bdim)
-            z_all = E(x_all)
-            x_fake = G(z)
-            x_rec = G(cut(z_all, 0, bsz)) if Dp is not None else None
+            with amp():
+                z_all = E(x_all)
+                x_fake = G(z)
+                x_rec = G(cut(z_all, 0, bsz)) if Dp is not None else None
 
-            def split(out):              # discriminator outputs -> (normals, anomalies or None)
+            def split(out):              # discriminator outputs -> (normals, anomalies or None), in fp32
+                out = out.float()
                 return cut(out, 0, bsz), (cut(out, bsz, neg_batch) if xn is not None else None)
 
             # ---- D and D' step (E and G outputs detached)
             for p in d_params:
                 p.requires_grad_(True)
-            d_pos, d_neg = split(D(x_all, z_all.detach()))
-            d_gen = D(x_fake.detach(), z)
-            if Dp is not None:
-                dp_self, dp_neg = split(Dp(x_all, x_all))
-                dp_rec = Dp(x, x_rec.detach())
-            else:
-                dp_self = dp_neg = dp_rec = None
+            with amp():
+                d_pos, d_neg = split(D(x_all, z_all.detach()))
+                d_gen = D(x_fake.detach(), z).float()
+                if Dp is not None:
+                    dp_self, dp_neg = split(Dp(x_all, x_all))
+                    dp_rec = Dp(x, x_rec.detach()).float()
+                else:
+                    dp_self = dp_neg = dp_rec = None
             loss_d = runs * _d_losses(cfg, d_pos, d_neg, d_gen, dp_self, dp_neg, dp_rec)
             opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
@@ -236,9 +244,10 @@ def train(nets: Networks, X_pos: torch.Tensor, X_neg: torch.Tensor | None, cfg: 
             # ---- G and E step against the updated discriminators
             for p in d_params:
                 p.requires_grad_(False)
-            d_pos, d_neg = split(D(x_all, z_all))
-            d_gen = D(x_fake, z)
-            dp_rec_ge = Dp(x, x_rec) if Dp is not None else None
+            with amp():
+                d_pos, d_neg = split(D(x_all, z_all))
+                d_gen = D(x_fake, z).float()
+                dp_rec_ge = Dp(x, x_rec).float() if Dp is not None else None
             loss_ge = runs * _ge_losses(cfg, d_pos, d_neg, d_gen,
                                         dp_self.detach() if dp_self is not None else None,
                                         dp_neg.detach() if dp_neg is not None else None, dp_rec_ge)
