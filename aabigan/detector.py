@@ -193,13 +193,14 @@ class AABiGAN(BaseEstimator):
                                     bool(self.pair_disc), float(self.dropout)).to(self.device_)
         return torch.Generator().manual_seed(int(seed))
 
-    def _record_epoch(self, losses: dict, encoder, generator) -> None:
-        """Score the validation and monitor sets with this epoch's networks; keep the best snapshots."""
+    def _record_epoch(self, losses: dict, encoder, generator, scores: dict | None = None) -> None:
+        """Score the validation and monitor sets with this epoch's networks (or take their ``scores``,
+        {"val": {score: array}, "monitor": ...}, computed by a stack); keep the best snapshots."""
         rec = dict(losses)
         for prefix, data in (("val", self._eval), ("monitor", self._monitor)):
             if data is None:
                 continue
-            s = compute_scores(encoder, generator, self._tensor(data[0]))
+            s = scores[prefix] if scores is not None else compute_scores(encoder, generator, self._tensor(data[0]))
             for name, v in s.items():
                 rec[f"{prefix}_auroc_{name}"] = auroc(data[1], v)
                 if prefix == "monitor":
@@ -360,12 +361,28 @@ def fit_stacked(detectors: list[AABiGAN], data: list[tuple]) -> list[AABiGAN]:
         pos = torch.stack([first._tensor(p) for p, _ in prepared])
         neg = torch.stack([first._tensor(n) for _, n in prepared]) if len(prepared[0][1]) else None
         scoring = [(copy.deepcopy(d.nets_.encoder), copy.deepcopy(d.nets_.generator)) for d in detectors]
+        # evaluation sets of equal shapes are scored by the stack in one pass; others run by run
+        sets = {}
+        for prefix, attr in (("val", "_eval"), ("monitor", "_monitor")):
+            data = [getattr(d, attr) for d in detectors]
+            if all(x is not None for x in data) and len({x[0].shape for x in data}) == 1:
+                sets[prefix] = torch.stack([first._tensor(x[0]) for x in data])
+        uneven = any(getattr(d, attr) is not None and p not in sets for d in detectors
+                     for p, attr in (("val", "_eval"), ("monitor", "_monitor")))
+        per_run = uneven or first.epoch_rule == "best_val"   # best_val keeps snapshots of each run's networks
 
         def on_epoch_end(epoch, st):
-            unstack_module(st.scoring_encoder, [e for e, _ in scoring])
-            unstack_module(st.scoring_generator, [g for _, g in scoring])
-            for d, (e, g) in zip(detectors, scoring):
-                d._record_epoch(st.history[-1], e, g)
+            if per_run:
+                unstack_module(st.scoring_encoder, [e for e, _ in scoring])
+                unstack_module(st.scoring_generator, [g for _, g in scoring])
+                for d, (e, g) in zip(detectors, scoring):
+                    d._record_epoch(st.history[-1], e, g)
+                return
+            stacked = {p: compute_scores(st.scoring_encoder, st.scoring_generator, X, stacked=True)
+                       for p, X in sets.items()}
+            for r, d in enumerate(detectors):
+                d._record_epoch(st.history[-1], None, None, {p: {k: v[r] for k, v in s.items()}
+                                                             for p, s in stacked.items()})
 
         state = train(nets, pos, neg, first._train_config(), gens, on_epoch_end=on_epoch_end,
                       verbose=bool(first.verbose))

@@ -10,35 +10,43 @@ __all__ = ["SCORES", "reconstruction_error", "latent_norm", "compute_scores", "a
 SCORES = ("reconstruction", "latent")
 
 
-@torch.no_grad()
-def _batched(fn, X: torch.Tensor, batch: int = 1024) -> np.ndarray:
-    return torch.cat([fn(X[i:i + batch]) for i in range(0, X.shape[0], batch)]).cpu().numpy().astype(np.float64)
-
-
 def reconstruction_error(encoder, generator, X: torch.Tensor, batch: int = 1024) -> np.ndarray:
     """||x - G(E(x))||^2 per sample (summed over all features/pixels)."""
-    return _batched(lambda x: (x - generator(encoder(x))).flatten(1).pow(2).sum(1), X, batch)
+    return compute_scores(encoder, generator, X, ("reconstruction",), batch=batch)["reconstruction"]
 
 
 def latent_norm(encoder, X: torch.Tensor, batch: int = 1024) -> np.ndarray:
     """||E(x)|| per sample: codes of normal data should look like draws from N(0, I)."""
-    return _batched(lambda x: encoder(x).norm(dim=1), X, batch)
+    return compute_scores(encoder, None, X, ("latent",), batch=batch)["latent"]
 
 
-def compute_scores(encoder, generator, X: torch.Tensor, which=SCORES) -> dict[str, np.ndarray]:
-    """Both scores (or those in ``which``) with the networks in eval mode."""
-    was = (encoder.training, generator.training)
-    encoder.eval()
-    generator.eval()
+@torch.no_grad()
+def compute_scores(encoder, generator, X: torch.Tensor, which=SCORES, stacked: bool = False,
+                   batch: int = 1024) -> dict[str, np.ndarray]:
+    """Both scores (or those in ``which``) from one encoder pass per batch, the networks in eval mode.
+
+    ``stacked=True`` scores R runs at once with stacked networks (:mod:`aabigan.stacked`): X has shape
+    (R, n, d) and every score (R, n).
+    """
+    bdim = 1 if stacked else 0
+    nets = [m for m in (encoder, generator) if m is not None]
+    was = [m.training for m in nets]
+    for m in nets:
+        m.eval()
+    parts: dict[str, list] = {name: [] for name in which}
     try:
-        out = {}
-        if "reconstruction" in which:
-            out["reconstruction"] = reconstruction_error(encoder, generator, X)
-        if "latent" in which:
-            out["latent"] = latent_norm(encoder, X)
+        n = X.shape[bdim]
+        for i in range(0, n, batch):
+            x = X.narrow(bdim, i, min(batch, n - i))
+            z = encoder(x)
+            if "reconstruction" in parts:
+                parts["reconstruction"].append((x - generator(z)).flatten(bdim + 1).pow(2).sum(-1))
+            if "latent" in parts:
+                parts["latent"].append(z.norm(dim=-1))
     finally:
-        encoder.train(was[0])
-        generator.train(was[1])
+        for m, w in zip(nets, was):
+            m.train(w)
+    out = {name: torch.cat(p, bdim).cpu().numpy().astype(np.float64) for name, p in parts.items()}
     for name, s in out.items():
         if not np.all(np.isfinite(s)):
             raise FloatingPointError(f"the {name} score is non-finite for {int(np.sum(~np.isfinite(s)))} samples")

@@ -143,7 +143,9 @@ def stacked_grid(quick, epochs):
 
 def to_markdown(rep) -> str:
     lines = ["# Benchmark report", "", f"- hardware: {rep['hardware']}", f"- torch {rep['torch']}, "
-             f"aabigan {rep['aabigan']}, threads {rep['threads']}, date {rep['date']}", ""]
+             f"aabigan {rep['aabigan']}, threads {rep['threads']}, date {rep['date']}",
+             f"- load average (1, 5, 15 min) at start {rep['load_average_at_start']}, at end "
+             f"{rep['load_average_at_end']}: other work shared the machine when these exceed ~1", ""]
     for dev, res in rep["devices"].items():
         lines += [f"## {dev}", "", "| family | epoch s (AA) | step ms (AA) | samples/s (AA) | peak MB | "
                   "epoch s (no anomalies) | AA / none |", "|---|---|---|---|---|---|---|"]
@@ -180,11 +182,13 @@ def main(argv=None):
     rep = {"hardware": f"{_cpu_model()}, {os.cpu_count()} cores"
                        + (f", {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ""),
            "torch": torch.__version__, "aabigan": __version__, "threads": args.threads,
+           "load_average_at_start": list(os.getloadavg()),
            "date": time.strftime("%Y-%m-%d"), "devices": {}}
     for dev in devices:
         rep["devices"][dev.type] = {"families": families(dev, args.quick), "scaling": scaling(dev, args.quick)}
     if not args.skip_grid:
         rep["stacked_grid"] = stacked_grid(args.quick, args.grid_epochs)
+    rep["load_average_at_end"] = list(os.getloadavg())
     Path(args.out + ".json").write_text(json.dumps(rep, indent=1))
     Path(args.out + ".md").write_text(to_markdown(rep))
     print(to_markdown(rep))

@@ -111,3 +111,33 @@ def test_min_steps_adds_epochs_on_small_data():
     det = AABiGAN(epochs=2, min_steps=9, batch_size=32, random_state=0).fit(X, y)
     assert len(det.history_) == 3            # 100 // 32 = 3 steps an epoch: 3 epochs reach 9 steps
     assert len(AABiGAN(epochs=5, min_steps=9, batch_size=32, random_state=0).fit(X, y).history_) == 5
+
+
+def test_stacked_scoring_equals_scoring_run_by_run():
+    from aabigan.scores import compute_scores
+    nets = [build_networks((5,)) for _ in range(3)]
+    st = stack_networks(nets)
+    X = torch.randn(3, 50, 5)
+    both = compute_scores(st.encoder, st.generator, X, stacked=True, batch=16)
+    assert both["latent"].shape == (3, 50)
+    for r in range(3):
+        one = compute_scores(nets[r].encoder, nets[r].generator, X[r])
+        for k in ("reconstruction", "latent"):
+            np.testing.assert_allclose(both[k][r], one[k], rtol=1e-5, atol=1e-6)
+
+
+def test_fit_stacked_histories_match_single_fits_with_monitoring():
+    data = []
+    for r in range(2):
+        p, n = _toy(r)
+        X, y = np.r_[p, n], np.r_[np.zeros(len(p)), np.ones(len(n))]
+        Xe = np.r_[_toy(30 + r, n=40, m=10)[0], _toy(40 + r, n=10, m=10)[1]]
+        ev = (Xe, np.r_[np.zeros(40), np.ones(10)])
+        data.append((X, y, ev, ev))
+    params = dict(epochs=2, batch_size=32, dropout=0.0)
+    alone = [AABiGAN(random_state=r, **params).fit(*d) for r, d in enumerate(data)]
+    stacked = fit_stacked([AABiGAN(random_state=r, **params) for r in range(2)], data)
+    for a, s in zip(alone, stacked):
+        for ha, hs in zip(a.history_, s.history_):
+            for k in ("val_auroc_reconstruction", "val_auroc_latent", "monitor_auroc_latent", "monitor_auprc_reconstruction"):
+                assert hs[k] == pytest.approx(ha[k], abs=1e-6), k
