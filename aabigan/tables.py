@@ -40,8 +40,9 @@ def paper_dir() -> Path:
 
 def _norm(key: str, value) -> str:
     """Cell keys as the paper's CSVs write them."""
-    if key in ("gamma_l", "gamma_p"):
-        return f"{float(value):.2f}"
+    if key in ("gamma_l", "gamma_p"):           # two decimals as the paper prints them, unless that rounds
+        v = float(value)
+        return f"{v:.2f}" if abs(float(f"{v:.2f}") - v) < 1e-12 else f"{v:g}"
     if key == "c":
         return f"{float(value):g}"
     if key == "k_l":

@@ -227,6 +227,12 @@ def test_wide_layout_puts_methods_in_columns():
     assert thy["AA-BiGAN"] == "90.0 ± 0.0 (98.9 ± 0.1)" and thy["Deep SAD"] == "80.0 ± 0.0 (98.6 ± 0.9)"
 
 
+def test_ratios_the_paper_does_not_print_keep_their_own_cell():
+    rows = [_row("thyroid", "aabigan", 0.9, 0, gamma_l=0.005), _row("thyroid", "aabigan", 0.7, 0, gamma_l=0.01)]
+    cells = {c["gamma_l"]: c["mean"] for c in summarise(rows, ("dataset", "gamma_l"))}
+    assert cells == {"0.005": 90.0, "0.01": 70.0}
+
+
 def test_a_cell_never_mixes_settings():
     rows = [_row("thyroid", "aabigan", 0.9, 0), {**_row("thyroid", "aabigan", 0.8, 1), "settings": '{"epochs": 3}'}]
     with pytest.raises(ValueError, match="mixes runs with different settings"):
