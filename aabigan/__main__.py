@@ -1,4 +1,5 @@
-"""Command line: ``python -m aabigan run ...`` (a grid) and ``python -m aabigan table ...``."""
+"""Command line: ``python -m aabigan run ...`` (a grid), ``python -m aabigan fid ...`` (Table 4) and
+``python -m aabigan table ...``."""
 from __future__ import annotations
 
 import argparse
@@ -45,13 +46,38 @@ def main(argv=None) -> int:
                    help="train up to this many seeds of one tabular AA-BiGAN cell together (default 1: one at a time)")
     r.add_argument("--dry-run", action="store_true", help="list the configs still to run and stop")
 
+    f = sub.add_parser("fid", help="Table 4: FID of generated images, appending rows to a CSV (resumable)")
+    f.add_argument("--dataset", default="mnist,fmnist,cifar10", help="comma-separated image datasets")
+    f.add_argument("--classes", type=_int_list, default=list(range(10)),
+                   help="the left-out ('anomaly') classes, e.g. 0-9 (default) or 0,3")
+    f.add_argument("--objectives", default="aa", help="comma-separated: aa (AA-BiGAN), lsgan, bigan")
+    f.add_argument("--features", default="inception", choices=("inception", "classifier", "stand-in"),
+                   help="inception (needs its weights: downloaded when online), classifier (trained here; "
+                        "works offline, its own scale), stand-in (random features, smoke runs only)")
+    f.add_argument("--seeds", type=_int_list, default=[0])
+    f.add_argument("--profile", default=None, help=f"{', '.join(PROFILES)} (default: $AABIGAN_PROFILE or smoke)")
+    f.add_argument("--out", required=True, help="results CSV to append to")
+    f.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+
     t = sub.add_parser("table", help="mean ± std of a paper table from result rows, beside the paper's")
-    t.add_argument("name", choices=sorted(TABLE_KEYS))
+    t.add_argument("name", choices=sorted([*TABLE_KEYS, "table4"]))
     t.add_argument("results", nargs="+", help="results CSV file(s)")
     t.add_argument("--rule", default="val/auto", help="selection rule: val/auto, last/reconstruction, last/latent")
     t.add_argument("--profile", default=None)
     t.add_argument("--long", action="store_true", help="one line per cell instead of the paper's layout")
     args = ap.parse_args(argv)
+
+    if getattr(args, "threads", None):
+        import torch
+        torch.set_num_threads(args.threads)
+
+    if args.cmd == "fid":
+        from .fid import run_fid
+
+        counts = run_fid(args.dataset.split(","), args.classes, args.out, args.objectives.split(","),
+                         args.profile or current_profile_name(), args.seeds, args.features)
+        print(f"{counts['ran']} cells ({counts['failed']} failed), {counts['done_before']} already done -> {args.out}")
+        return 1 if counts["failed"] else 0
 
     if args.cmd == "run":
         profile = args.profile or current_profile_name()
@@ -65,9 +91,6 @@ def main(argv=None) -> int:
             configs = [RunConfig(d, m, n, (k,) if args.gamma_l > 0 else (), args.gamma_l, args.gamma_p, s, profile)
                        for d in datasets for m in (methods or ["aabigan"])
                        for n, k in (args.pairs or [(0, 1)]) for s in (args.seeds or [0])]
-        if args.threads:
-            import torch
-            torch.set_num_threads(args.threads)
         if args.dry_run:
             done = {r["config_hash"] for r in read_rows(args.out) if r["status"] == "ok"}
             todo = [c for c in configs if c.hash not in done]
@@ -80,6 +103,15 @@ def main(argv=None) -> int:
         return 1 if counts["failed"] else 0
 
     rows = [row for path in args.results for row in read_rows(path)]
+    if args.name == "table4":
+        from .fid import summarise_fid
+
+        table = summarise_fid(rows)
+        print("table4: FID of generated images, lower = better (ours: mean ± std over the left-out classes); "
+              "the paper's uses Inception features, ours the feature network named in each row\n")
+        print(to_markdown(table, ["dataset", "method", "feature_net", "ours", "n", "paper_method", "paper",
+                                  "profile"]))
+        return 0
     table = compare(args.name, rows, args.rule, args.profile)
     profiles = ", ".join(sorted({p for r in table for p in r["profile"].split(",")})) or "none"
     if args.long:

@@ -301,8 +301,9 @@ def read_rows(path) -> list[dict]:
     return [r for r in rows if None not in r and r.get("finished_at")]
 
 
-def _append(path: Path, rows: list[dict]) -> None:
-    """Append rows in one write, then fsync: an interruption loses at most the run in flight."""
+def _append(path: Path, rows: list[dict], fields: list[str] | None = None) -> None:
+    """Append rows (columns ``fields``, default :data:`ROW_FIELDS`) in one write, then fsync: an
+    interruption loses at most the run in flight."""
     new = not path.is_file() or path.stat().st_size == 0
     if not new:
         with open(path, "rb+") as fh:        # drop a torn last line left by an earlier interruption
@@ -310,7 +311,7 @@ def _append(path: Path, rows: list[dict]) -> None:
             if not data.endswith(b"\n"):
                 fh.truncate(data.rfind(b"\n") + 1)
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=ROW_FIELDS, lineterminator="\n")
+    writer = csv.DictWriter(buf, fieldnames=fields or ROW_FIELDS, lineterminator="\n")
     if new:
         writer.writeheader()
     writer.writerows(rows)
