@@ -51,9 +51,9 @@ def fig_auroc_vs(rows: Sequence[Mapping], x: str = "gamma_p", datasets=None, met
     """Fig. 2 (``x="gamma_p"``) or Fig. 3 (``x="k_l"``): test AUROC (%) against ``x``, one panel per dataset.
 
     ``rows`` are result rows as :func:`aabigan.experiments.read_rows` returns them; rows whose ``status`` is
-    not ``ok``, of another selection ``rule`` or ``profile``, or off the figure's fixed setting (``fixed``,
-    default :data:`FIXED`: gamma_l = 0.05 for Fig. 2, gamma_p = 0.1 for Fig. 3; ``{}`` keeps all) are left
-    out.  Each method is a solid line of the mean over its runs (class pairs) with a band of ± one standard
+    not ``ok``, of another selection ``rule`` or ``profile``, or not of the figure's grid are left out.  By
+    default the grid is the table's (:func:`aabigan.tables.in_table`: Table 6 for Fig. 2, Table 7 for
+    Fig. 3); ``fixed`` (e.g. :data:`FIXED`) instead keeps the rows with those column values (``{}``: all).  Each method is a solid line of the mean over its runs (class pairs) with a band of ± one standard
     deviation -- the numbers of :func:`aabigan.tables.summarise`.
 
     ``paper=True`` adds the paper's curves (Table 6 or 7, :func:`aabigan.tables.paper_table`) as dashed lines
@@ -63,18 +63,22 @@ def fig_auroc_vs(rows: Sequence[Mapping], x: str = "gamma_p", datasets=None, met
     """
     from .data import DISPLAY_NAMES, IMAGE_DATASETS, canonical_name
     from .experiments import METHODS
-    from .tables import paper_table, summarise
+    from .tables import in_table, paper_table, summarise
 
     if x not in _X_AXES:
         raise ValueError(f"unknown x {x!r}; choose 'gamma_p' (Fig. 2) or 'k_l' (Fig. 3)")
     table, xlabel = _X_AXES[x]
-    fixed = FIXED[x] if fixed is None else dict(fixed)
     rows = [r for r in rows if r.get("status") == "ok"]
     if not rows:
         raise ValueError("no result rows with status 'ok' to plot")
-    rows = [r for r in rows if all(np.isclose(float(r[k]), float(v)) for k, v in fixed.items())]
-    if not rows:
-        raise ValueError(f"no ok rows at the figure's fixed setting {fixed} (pass fixed={{}} to keep all rows)")
+    if fixed is None:
+        rows = [r for r in rows if in_table(table, r)]
+        if not rows:
+            raise ValueError(f"no ok rows of the {table} grid (pass fixed={{}} to keep all rows)")
+    else:
+        rows = [r for r in rows if all(np.isclose(float(r[k]), float(v)) for k, v in dict(fixed).items())]
+        if not rows:
+            raise ValueError(f"no ok rows at the fixed setting {dict(fixed)} (pass fixed={{}} to keep all rows)")
 
     summary = summarise(rows, keys=("dataset", x, "method"), rule=rule, profile=profile)
     if not summary:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+from typing import Mapping
 import os
 from collections import defaultdict
 from pathlib import Path
@@ -17,7 +18,7 @@ import numpy as np
 from .data import DISPLAY_NAMES
 from .experiments import METHODS, read_rows
 
-__all__ = ["summarise", "paper_table", "compare", "to_markdown", "to_wide", "paper_dir", "TABLE_KEYS", "run_time"]
+__all__ = ["summarise", "paper_table", "compare", "in_table", "to_markdown", "to_wide", "paper_dir", "TABLE_KEYS", "run_time"]
 
 #: the columns that identify a cell of each paper table
 TABLE_KEYS = {
@@ -52,6 +53,36 @@ def _norm(key: str, value) -> str:
     if key == "method":
         return METHODS[value].display if value in METHODS else str(value)
     return str(value)
+
+
+def _overrides_c(row: Mapping) -> bool:
+    return "c" in json.loads(row.get("settings") or "{}")
+
+
+def in_table(name: str, row: Mapping) -> bool:
+    """Whether a result row belongs to the grid of paper table ``name`` (:func:`aabigan.experiments.grid`).
+
+    One results file may hold several grids whose keys overlap -- Table 6's gamma_p = 0 cell is Table 1's
+    gamma_l = 0.05 cell, Table 7's k_l = 1 cell is Table 6's gamma_p = 0.1 cell, and Table 5's rows differ
+    from them only by an explicit ``c`` -- so each table reads its own rows: Table 1 gamma_p = 0, k_l <= 1;
+    Table 6 gamma_l = 0.05, k_l = 1; Table 7 gamma_p = 0.1 (k_l = 0 exactly when gamma_l = 0); Table 5 the
+    runs with ``c`` set, gamma_l = 0.05, k_l = 1; Tables 2 and 8 gamma_l = 0.01, gamma_p = 0.  Only Table 5
+    takes runs that set ``c``."""
+    if name not in TABLE_KEYS:
+        raise ValueError(f"unknown table {name!r}; choose one of {', '.join(TABLE_KEYS)}")
+    g, p = float(row["gamma_l"]), float(row["gamma_p"])
+    k = int(row.get("k_l") or 0)
+    if _overrides_c(row) != (name == "table5"):
+        return False
+    if name == "table1":
+        return p == 0 and k <= 1
+    if name == "table6":
+        return np.isclose(g, 0.05) and k == 1
+    if name == "table7":
+        return np.isclose(p, 0.1) and (k == 0) == (g == 0)
+    if name == "table5":
+        return np.isclose(g, 0.05) and k == 1
+    return np.isclose(g, 0.01) and p == 0          # table2, table8
 
 
 def _cell_value(row: dict, key: str):
@@ -99,10 +130,12 @@ def paper_table(name: str, directory=None) -> list[dict]:
 
 def compare(name: str, rows: list[dict], rule: str = "val/auto", profile: str | None = None,
             directory=None) -> list[dict]:
-    """Our summary of ``rows`` for paper table ``name``, with the paper's mean ± std beside each cell."""
+    """Our summary of the rows of paper table ``name`` (:func:`in_table`; other rows are left out), with the
+    paper's mean ± std beside each cell."""
     if name not in TABLE_KEYS:
         raise ValueError(f"unknown table {name!r}; choose one of {', '.join(TABLE_KEYS)}")
     keys = TABLE_KEYS[name]
+    rows = [r for r in rows if in_table(name, r)]
     paper = {}
     for p in paper_table(name, directory):
         k = tuple(_norm(key, p[key]) if key not in ("dataset", "method") else p[key] for key in keys)

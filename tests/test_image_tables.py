@@ -64,3 +64,27 @@ def test_grid_runs_and_table_sets_the_paper_beside_ours(table, tmp_path, capsys)
     for b in body:                                                     # ours: mean ± std of one run
         mean, std = (float(v) for v in b[-4].split(" ± "))
         assert 0 <= mean <= 100 and std == 0.0 and b[-3] == "1"
+
+
+def test_each_table_reads_exactly_its_own_grid_from_one_file():
+    """One results file holds the rows of Tables 1, 5, 6 and 7 (some cells shared): each table keeps its grid's."""
+    import json
+
+    from aabigan.experiments import grid
+    from aabigan.tables import compare, in_table
+
+    grids = {t: grid(t, "smoke", ["fmnist"], pairs=[(0, 1), (2, 3)]) for t in CASES}
+    rows = {}
+    for cfgs in grids.values():
+        for c in cfgs:
+            rows[c.hash] = {"config_hash": c.hash, "status": "ok", "rule": "val/auto", "dataset": c.dataset,
+                            "method": c.method, "gamma_l": str(c.gamma_l), "gamma_p": str(c.gamma_p),
+                            "k_l": str(len(c.known_classes) if c.gamma_l > 0 else 0), "profile": "smoke",
+                            "settings": json.dumps(c.settings(), sort_keys=True), "auroc": "0.9"}
+    everything = list(rows.values())
+    for table, cfgs in grids.items():
+        assert {r["config_hash"] for r in everything if in_table(table, r)} == {c.hash for c in cfgs}, table
+        cells = compare(table, everything)          # no "mixes runs with different settings" error
+        assert {c["n"] for c in cells} == {2}        # two class pairs in every cell
+    with pytest.raises(ValueError, match="unknown table"):
+        in_table("table3", everything[0])
