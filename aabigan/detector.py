@@ -271,8 +271,11 @@ class AABiGAN(BaseEstimator):
         return self.generator_(z.to(self.device_)).cpu().numpy()
 
     # --------------------------------------------------------------------------------- save/load
-    def save(self, path) -> Path:
-        """Write parameters, fitted attributes and weights to one ``.npz`` file (no pickle involved)."""
+    def save(self, path, info: dict | None = None) -> Path:
+        """Write parameters, fitted attributes and weights to one ``.npz`` file (no pickle involved).
+
+        ``info``: a JSON-serialisable dict stored with them (e.g. the run's config and provenance); it comes
+        back as ``saved_info_`` from :meth:`load`."""
         self._check_fitted()
         path = Path(path)
         arrays = {}
@@ -286,7 +289,7 @@ class AABiGAN(BaseEstimator):
         meta = {"format": _FORMAT, "params": self.get_params(), "sample_shape": list(self.sample_shape_),
                 "selected_score": self.selected_score_, "selected_epoch": int(self.selected_epoch_),
                 "threshold": self.threshold_, "history": self.history_, "fit_seconds": self.fit_seconds_,
-                "n_collected": self.n_collected_}
+                "n_collected": self.n_collected_, "info": info or {}}
         arrays["__meta__"] = np.frombuffer(json.dumps(meta, default=_plain).encode(), dtype=np.uint8)
         arrays["__decision_scores__"] = self.decision_scores_
         with open(path, "wb") as fh:
@@ -325,6 +328,7 @@ class AABiGAN(BaseEstimator):
         det.history_ = meta["history"]
         det.fit_seconds_ = meta["fit_seconds"]
         det.n_collected_ = meta["n_collected"]
+        det.saved_info_ = meta.get("info", {})
         det.decision_scores_ = arrays["__decision_scores__"]
         det.labels_ = (det.decision_scores_ > det.threshold_).astype(int)
         return det

@@ -38,7 +38,7 @@ from .profiles import get_profile
 from .scores import SCORES, auprc, auroc
 from .validation import check_fraction
 
-__all__ = ["METHODS", "RunConfig", "run_one", "run_grid", "read_rows", "grid", "GRIDS", "ROW_FIELDS",
+__all__ = ["METHODS", "RunConfig", "run_one", "load_or_train", "run_grid", "read_rows", "grid", "GRIDS", "ROW_FIELDS",
            "rows_from_history"]
 
 ROW_FIELDS = ["config_hash", "status", "rule", "dataset", "method", "normal_class", "known_classes", "k_l",
@@ -246,6 +246,32 @@ def _fit(model, split, X, y, per_epoch: bool) -> None:
         model.fit(X, y, eval_set=(split.X_val, split.y_val), monitor_set=(split.X_test, split.y_test))
     else:
         model.fit(X, y)
+
+
+def load_or_train(cfg: RunConfig, path) -> AABiGAN:
+    """The AA-BiGAN detector saved at ``path`` when the file exists, else ``cfg`` trained as the runner trains
+    it and saved there.  The file carries the config and its provenance (profile, seed, settings, versions,
+    commit, device: the columns of a result row), returned as the detector's ``saved_info_``; a saved file
+    whose config differs from ``cfg`` is an error, not a silent substitute."""
+    path = Path(path)
+    if METHODS[cfg.method].build is not _aabigan:
+        raise ValueError(f"load_or_train keeps AA-BiGAN detectors; {cfg.method!r} is not one")
+    if path.is_file():
+        det = AABiGAN.load(path)
+        if det.saved_info_.get("config_hash") != cfg.hash:
+            raise ValueError(f"{path} holds a model of config {det.saved_info_.get('config_hash')!r}, not {cfg.hash!r}"
+                             f" ({cfg}); delete the file to retrain")
+        return det
+    split, X, y = _split(cfg)
+    det = _build(cfg)
+    _fit(det, split, X, y, per_epoch=True)
+    info = {k: v for k, v in _base_row(cfg).items()}
+    info |= {"device": _device_name(det.device_), "fit_seconds": round(float(det.fit_seconds_), 3),
+             "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    det.save(path, info=info)
+    det.saved_info_ = info
+    return det
 
 
 def run_one(cfg: RunConfig) -> list[dict]:

@@ -258,3 +258,22 @@ def test_cli_run_then_table(tmp_path, capsys):
 def test_cli_rejects_unknown_profile(tmp_path):
     with pytest.raises(ValueError, match="unknown profile"):
         main(["run", "--dataset", "thyroid", "--gamma-l", "0.01", "--profile", "nope", "--out", str(tmp_path / "x.csv")])
+
+
+def test_load_or_train_trains_once_then_loads_with_provenance(tmp_path):
+    from aabigan.experiments import load_or_train
+
+    cfg = RunConfig("thyroid", "aabigan", 0, (1,), 0.01, 0.0, 3, "smoke")
+    path = tmp_path / "models" / "thyroid.npz"
+    trained = load_or_train(cfg, path)
+    assert path.is_file() and trained.saved_info_["config_hash"] == cfg.hash
+    loaded = load_or_train(cfg, path)           # the second call reads the file, it does not train
+    info = loaded.saved_info_
+    assert info["profile"] == "smoke" and info["seed"] == 3 and info["commit"] and info["device"].startswith("cpu")
+    X = np.random.default_rng(0).random((20, trained.sample_shape_[0])).astype(np.float32)
+    np.testing.assert_allclose(loaded.decision_function(X), trained.decision_function(X), rtol=1e-5)
+    other = RunConfig("thyroid", "aabigan", 0, (1,), 0.01, 0.0, 4, "smoke")
+    with pytest.raises(ValueError, match="delete the file to retrain"):
+        load_or_train(other, path)
+    with pytest.raises(ValueError, match="not one"):
+        load_or_train(RunConfig("thyroid", "ocsvm", 0, (1,), 0.01, 0.0, 0, "smoke"), tmp_path / "o.npz")
