@@ -109,7 +109,7 @@ def main(argv=None) -> int:
         table = summarise_fid(rows)
         print("table4: FID of generated images, lower = better (ours: mean ± std over the left-out classes); "
               "the paper's uses Inception features, ours the feature network named in each row\n")
-        print(to_markdown(table, ["dataset", "method", "feature_net", "ours", "n", "paper_method", "paper",
+        print(to_markdown(table, ["dataset", "method", "feature_net", "ours", "real", "n", "paper_method", "paper",
                                   "profile"]))
         return 0
     table = compare(args.name, rows, args.rule, args.profile)

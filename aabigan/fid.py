@@ -48,7 +48,7 @@ FID_EPOCHS = {"paper": {"mnist": 20, "fmnist": 20, "cifar10": 100}}
 
 #: the fields of a :func:`fid_row` result, in order
 FID_FIELDS = ["status", "dataset", "objective", "anomaly_class", "profile", "seed", "fid", "rule", "epoch",
-              "fid_last", "epochs", "n_train", "n_reference", "n_generated", "feature_net", "feature_dim",
+              "fid_last", "fid_real", "epochs", "n_train", "n_reference", "n_generated", "feature_net", "feature_dim",
               "feature_accuracy", "settings", "fit_seconds", "seconds", "device", "aabigan_version",
               "torch_version", "torchvision_version", "python_version", "commit", "error", "finished_at"]
 
@@ -355,6 +355,8 @@ def fid_row(dataset: str, anomaly_class: int, profile: str | None = None, seed: 
     CIFAR-10 under the ``paper`` profile (:data:`FID_EPOCHS`), the profile's epochs otherwise, or ``epochs``.
     The generator then draws as many images as the reference set holds, and their FID against the held-out
     test images of the nine classes is computed with ``feature_fn`` (None: :class:`InceptionFeatures`).
+    ``fid_real`` is the FID of the training images themselves against the same reference: the value a
+    perfect generator would get with these sample sizes and features.
 
     ``rule="best"`` computes the FID after every epoch and reports the lowest with its epoch ("the best
     observed FID", as the paper does -- a choice made on the reference set, so optimistic);
@@ -389,6 +391,9 @@ def fid_row(dataset: str, anomaly_class: int, profile: str | None = None, seed: 
         feature_fn = InceptionFeatures(settings.get("device"))
     mu_ref, s_ref = activation_statistics(X_ref, feature_fn, batch_size)
     n_gen = len(X_ref)
+    # the same distance for real images: the training images themselves (at most n_gen of them) -- the
+    # floor this protocol's sample sizes and features allow
+    fid_real = frechet_distance(*activation_statistics(X_train[:n_gen], feature_fn, batch_size), mu_ref, s_ref)
 
     def score(generator, latent_dim, device) -> float:
         gen = _generate(generator, latent_dim, n_gen, seed, device)
@@ -410,7 +415,7 @@ def fid_row(dataset: str, anomaly_class: int, profile: str | None = None, seed: 
         "status": "ok", "dataset": name, "objective": objective, "anomaly_class": int(anomaly_class),
         "profile": prof.name,
         "seed": int(seed), "fid": round(best, 4), "rule": rule, "epoch": int(best_epoch),
-        "fid_last": round(last, 4), "epochs": settings["epochs"], "n_train": int(len(X_train)),
+        "fid_last": round(last, 4), "fid_real": round(fid_real, 4), "epochs": settings["epochs"], "n_train": int(len(X_train)),
         "n_reference": int(len(X_ref)), "n_generated": int(n_gen),
         "feature_net": getattr(feature_fn, "name", type(feature_fn).__name__),
         "feature_dim": int(len(mu_ref)), "feature_accuracy": getattr(feature_fn, "accuracy", ""),
@@ -487,7 +492,8 @@ def run_fid(datasets, anomaly_classes, out, objectives=("aa",), profile: str | N
 
 def summarise_fid(rows: list[dict], directory=None) -> list[dict]:
     """Table 4 from :func:`fid_row` rows: mean ± std of the FID per (dataset, objective, feature network),
-    over the anomaly classes and seeds, with the paper's value for its nearest model beside it
+    over the anomaly classes and seeds (``real``: the mean ``fid_real``, the floor), with the paper's value
+    for its nearest model beside it
     (:data:`FID_OBJECTIVES`: AA-BiGAN -> AA-BiGAN, LS-BiGAN -> LSGAN, BiGAN -> GAN).  Failed rows are left
     out.  The paper's FIDs use Inception features: with any other feature network the two columns are on
     different scales, and only the ranking of the models can be set side by side."""
@@ -496,12 +502,15 @@ def summarise_fid(rows: list[dict], directory=None) -> list[dict]:
 
     paper = {(p["dataset"], p["method"]): f"{p['mean']} ± {p['std']}" for p in paper_table("table4", directory)}
     groups: dict[tuple, list[float]] = defaultdict(list)
+    real: dict[tuple, list[float]] = defaultdict(list)
     profiles: dict[tuple, set] = defaultdict(set)
     for r in rows:
         if r.get("status", "ok") != "ok":
             continue
         k = (DISPLAY_NAMES.get(r["dataset"], r["dataset"]), r.get("objective") or "aa", r["feature_net"])
         groups[k].append(float(r["fid"]))
+        if r.get("fid_real") not in (None, ""):
+            real[k].append(float(r["fid_real"]))
         profiles[k].add(str(r["profile"]))
     order = list(FID_OBJECTIVES)
     out = []
@@ -511,5 +520,6 @@ def summarise_fid(rows: list[dict], directory=None) -> list[dict]:
         ours, theirs = FID_OBJECTIVES[obj]
         out.append({"dataset": ds, "method": ours, "feature_net": net, "ours": f"{v.mean():.1f} ± {std:.1f}",
                     "mean": float(v.mean()), "n": len(v), "paper_method": theirs,
+                    "real": f"{np.mean(real[(ds, obj, net)]):.1f}" if real[(ds, obj, net)] else "—",
                     "paper": paper.get((ds, theirs), "—"), "profile": ",".join(sorted(profiles[(ds, obj, net)]))})
     return out

@@ -172,6 +172,7 @@ def test_fid_row_smoke(features):
         assert row["anomaly_class"] == 3 and row["epochs"] == 1 and row["epoch"] == 1 and row["rule"] == rule
         assert row["n_train"] == 64 and row["n_reference"] == row["n_generated"] == 64
         assert np.isfinite(row["fid"]) and row["fid"] > 0 and row["fid"] == row["fid_last"]
+        assert 0 <= row["fid_real"] < row["fid"]           # real images are closer than a 1-epoch generator
         assert row["feature_net"] == features.name and row["feature_dim"] == features.dim
         assert row["torch_version"] and row["torchvision_version"] and row["commit"]
     # scoring every epoch ("best") leaves the training untouched: the last epoch's FID is the same
@@ -270,6 +271,7 @@ def test_run_fid_appends_resumes_and_summarises(tmp_path, monkeypatch):
     assert [(t["method"], t["n"], t["paper_method"]) for t in table] == [("AA-BiGAN", 3, "AA-BiGAN"),
                                                                          ("BiGAN", 3, "GAN")]
     assert table[1]["paper"] == "9.8 ± 0.9"
+    assert float(table[0]["real"]) == pytest.approx(np.mean([float(r["fid_real"]) for r in rows if r["objective"] == "aa"]), abs=0.06)
 
 
 def test_run_fid_records_a_failure_and_rejects_bad_names(tmp_path, monkeypatch):
