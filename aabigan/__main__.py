@@ -27,6 +27,19 @@ def _pairs(text: str) -> list[tuple[int, int]]:
     return [tuple(int(v) for v in p.split(":")) for p in text.split(",")]  # type: ignore[misc]
 
 
+def _setting(text: str) -> tuple[str, object]:
+    """'ema_decay=0.99' -> ("ema_decay", 0.99): the value parsed as JSON (numbers, true/false, null), else text."""
+    import json
+
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"--set takes name=value, got {text!r}")
+    name, value = text.split("=", 1)
+    try:
+        return name.strip(), json.loads(value)
+    except json.JSONDecodeError:
+        return name.strip(), value
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m aabigan", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -44,6 +57,8 @@ def main(argv=None) -> int:
     r.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     r.add_argument("--stack", type=int, default=1,
                    help="train up to this many seeds of one tabular AA-BiGAN cell together (default 1: one at a time)")
+    r.add_argument("--set", dest="overrides", type=_setting, action="append", default=[], metavar="NAME=VALUE",
+                   help="override a method setting of every config, e.g. --set ema_decay=0.99 (repeatable)")
     r.add_argument("--dry-run", action="store_true", help="list the configs still to run and stop")
 
     f = sub.add_parser("fid", help="Table 4: FID of generated images, appending rows to a CSV (resumable)")
@@ -91,6 +106,11 @@ def main(argv=None) -> int:
             configs = [RunConfig(d, m, n, (k,) if args.gamma_l > 0 else (), args.gamma_l, args.gamma_p, s, profile)
                        for d in datasets for m in (methods or ["aabigan"])
                        for n, k in (args.pairs or [(0, 1)]) for s in (args.seeds or [0])]
+        if args.overrides:
+            import dataclasses
+
+            configs = [dataclasses.replace(c, overrides={**dict(c.overrides), **dict(args.overrides)})
+                       for c in configs]
         if args.dry_run:
             done = {r["config_hash"] for r in read_rows(args.out) if r["status"] == "ok"}
             todo = [c for c in configs if c.hash not in done]

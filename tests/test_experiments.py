@@ -277,3 +277,18 @@ def test_load_or_train_trains_once_then_loads_with_provenance(tmp_path):
         load_or_train(other, path)
     with pytest.raises(ValueError, match="not one"):
         load_or_train(RunConfig("thyroid", "ocsvm", 0, (1,), 0.01, 0.0, 0, "smoke"), tmp_path / "o.npz")
+
+
+def test_run_command_overrides_settings(tmp_path, capsys):
+    out = tmp_path / "rows.csv"
+    argv = ["run", "--dataset", "thyroid", "--gamma-l", "0.01", "--profile", "smoke", "--seeds", "0",
+            "--set", "ema_decay=0.99", "--set", "score=latent", "--out", str(out)]
+    assert main(argv + ["--dry-run"]) == 0
+    assert "overrides=(('ema_decay', 0.99), ('score', 'latent'))" in capsys.readouterr().out
+    assert main(argv) == 0
+    rows = read_rows(out)
+    assert rows and all(json.loads(r["settings"])["ema_decay"] == 0.99 for r in rows)
+    plain = RunConfig("thyroid", "aabigan", 0, (1,), 0.01, 0.0, 0, "smoke")
+    assert rows[0]["config_hash"] != plain.hash                 # an override is a different config
+    with pytest.raises(SystemExit):
+        main(["run", "--dataset", "thyroid", "--gamma-l", "0.01", "--set", "ema_decay", "--out", str(out)])
