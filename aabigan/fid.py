@@ -149,6 +149,12 @@ def _module_device(module: nn.Module) -> torch.device:
     return next(module.parameters()).device
 
 
+def _rgb(x: torch.Tensor, module: nn.Module) -> torch.Tensor:
+    """A batch as float32 on the module's device, grey images repeated to three channels."""
+    x = x.to(_module_device(module), torch.float32)
+    return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
+
+
 class InceptionFeatures(nn.Module):
     """2048-d pool features of torchvision's Inception-v3 (``Inception_V3_Weights.IMAGENET1K_V1``).
 
@@ -226,9 +232,7 @@ class StandInFeatures(nn.Module):
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.to(_module_device(self), torch.float32)
-        if x.shape[1] == 1:
-            x = x.expand(-1, 3, -1, -1)
+        x = _rgb(x, self)
         if x.shape[-2:] != (32, 32):
             x = F.interpolate(x, size=(32, 32), mode="bilinear", align_corners=False)
         h = torch.tanh(self.conv2(torch.tanh(self.conv1(2 * x - 1))))
@@ -292,9 +296,7 @@ class ClassifierFeatures(nn.Module):
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.to(_module_device(self), torch.float32)
-        if x.shape[1] == 1:
-            x = x.expand(-1, 3, -1, -1)
+        x = _rgb(x, self)
         if x.shape[-2:] != (32, 32):
             raise ValueError(f"ClassifierFeatures takes 32 x 32 images, got {tuple(x.shape[-2:])}")
         return self.body(x)
