@@ -140,15 +140,25 @@ class AABiGAN(BaseEstimator):
         of both scores go into ``history_`` as ``monitor_*``); nothing is ever chosen with it.  The
         experiment runner uses it to report one training under several selection rules.
         """
-        pos, neg = self._prepare(X, y, eval_set, monitor_set)
-        with torch.random.fork_rng(devices=self._rng_devices()):
-            gen = self._init_networks()
-            state = train(self.nets_, self._tensor(pos), self._tensor(neg) if len(neg) else None,
-                          self._train_config(), gen, on_epoch_end=lambda e, st: self._record_epoch(
-                              st.history[-1], st.scoring_encoder, st.scoring_generator),
-                          verbose=bool(self.verbose))
-        self.encoder_, self.generator_ = state.scoring_encoder, state.scoring_generator
-        return self._finish(state.seconds)
+        try:
+            pos, neg = self._prepare(X, y, eval_set, monitor_set)
+            with torch.random.fork_rng(devices=self._rng_devices()):
+                gen = self._init_networks()
+                state = train(self.nets_, self._tensor(pos), self._tensor(neg) if len(neg) else None,
+                              self._train_config(), gen, on_epoch_end=lambda e, st: self._record_epoch(
+                                  st.history[-1], st.scoring_encoder, st.scoring_generator),
+                              verbose=bool(self.verbose))
+            self.encoder_, self.generator_ = state.scoring_encoder, state.scoring_generator
+            return self._finish(state.seconds)
+        except BaseException:
+            self._forget_fit()      # a failed (re)fit leaves an unfitted detector, never a mix of two fits
+            raise
+
+    def _forget_fit(self) -> None:
+        """Drop every fitted attribute (``name_``) and the fit's private state."""
+        for name in [k for k in vars(self) if (k.endswith("_") and not k.startswith("__"))
+                     or k in ("_X_fit", "_best", "_eval", "_monitor")]:
+            delattr(self, name)
 
     def _prepare(self, X, y, eval_set, monitor_set):
         """Check the inputs, keep what the epochs' records need; returns (normal, collected) arrays."""

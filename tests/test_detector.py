@@ -357,3 +357,24 @@ def test_mixed_precision_does_not_move_the_auroc():
     med = [np.median([auroc(yt, AABiGAN(epochs=15, random_state=s, amp=amp, lr_ge=1e-3, lr_d=1e-3)
                             .fit(X, y).decision_function(Xt)) for s in range(4)]) for amp in (False, True)]
     assert med[0] > 0.85 and abs(med[0] - med[1]) < 0.03, med
+
+
+def test_a_failed_refit_leaves_an_unfitted_detector(problem, monkeypatch):
+    """A refit that fails midway (here: training raises) must not leave the old model half-replaced."""
+    import aabigan.detector as detmod
+
+    X, y, X_test, _ = problem
+    det = AABiGAN(epochs=1, width=8, random_state=0).fit(X, y)
+    assert det.decision_function(X_test).shape == (len(X_test),)
+
+    def broken(*args, **kwargs):
+        raise FloatingPointError("the losses diverged")
+
+    monkeypatch.setattr(detmod, "train", broken)
+    with pytest.raises(FloatingPointError, match="diverged"):
+        det.fit(X, y)
+    assert not [k for k in vars(det) if k.endswith("_")]
+    with pytest.raises(RuntimeError, match="not fitted"):
+        det.decision_function(X_test)
+    monkeypatch.undo()
+    assert det.fit(X, y).decision_function(X_test).shape == (len(X_test),)   # and it can be fitted again
