@@ -118,14 +118,31 @@ def score_map_figure(score_fns: Mapping[str, Callable[[np.ndarray], np.ndarray]]
 
 
 def bars_figure(series: Mapping[str, np.ndarray], title: str = "", xlabel: str = "cell",
-                ylabel: str = "") -> Figure:
-    """Grouped bars, one group per cell and one bar per entry ``name -> values`` (NaN drawn as 0)."""
+                ylabel: str = "", xticklabels: Sequence | None = None,
+                hlines: Mapping[str, float] | None = None, log: bool = False) -> Figure:
+    """Grouped bars, one group per cell and one bar per entry ``name -> values`` (NaN drawn as 0).
+
+    ``xticklabels`` names the groups (default 0, 1, ...); ``hlines`` marks named heights with dashed lines
+    (e.g. a floor or a reference value); ``log`` draws the heights on a log scale.
+    """
     fig, (ax,) = _figure(1, width=7.0, height=3.0)
     k = len(series)
     width = 0.8 / k
+    n = 0
     for i, (name, v) in enumerate(series.items()):
         v = np.asarray(v, dtype=float)
+        n = max(n, len(v))
         ax.bar(np.arange(len(v)) + (i - (k - 1) / 2) * width, np.nan_to_num(v), width, label=name)
+    if xticklabels is not None:
+        if len(xticklabels) != n:
+            raise ValueError(f"{len(xticklabels)} tick labels for {n} groups of bars")
+        ax.set_xticks(np.arange(n), [str(t) for t in xticklabels])
+    for name, y in (hlines or {}).items():
+        ax.axhline(y, ls="--", c="grey", lw=1)
+        ax.annotate(name, (0, y), xycoords=("axes fraction", "data"), xytext=(3, 3),
+                    textcoords="offset points", fontsize=8, color="grey")
+    if log:
+        ax.set_yscale("log")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)

@@ -20,6 +20,18 @@ def test_figures_are_figures():
     assert all(isinstance(f, Figure) for f in figs)
 
 
+def test_bars_figure_names_groups_and_marks_heights():
+    fig = plotting.bars_figure({"a": [3.0, 30.0], "b": [4.0, 40.0]}, xticklabels=[7, 9], hlines={"floor": 1.0},
+                               log=True)
+    (ax,) = fig.axes
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["7", "9"]
+    assert ax.get_yscale() == "log"
+    assert [line.get_ydata()[0] for line in ax.get_lines()] == [1.0]
+    assert "floor" in [t.get_text() for t in ax.texts]
+    with pytest.raises(ValueError, match="tick labels"):
+        plotting.bars_figure({"a": [1.0, 2.0]}, xticklabels=[0, 1, 2])
+
+
 def test_markdown_table_formats_floats():
     md = plotting.markdown_table(["name", "auroc"], [["a", 0.98765], ["b", np.float32(0.5)], ["c", float("nan")]])
     assert md.data.splitlines() == ["| name | auroc |", "|---|---|", "| a | 0.988 |", "| b | 0.500 |",
