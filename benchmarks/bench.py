@@ -8,7 +8,8 @@ Measures, on the CPU (and on a GPU when one is present):
 2. the cost of AA-BiGAN over the same network trained without the anomaly terms (no collected anomalies);
 3. how the cost of an epoch grows with the number of training samples and with the batch size;
 4. stacked training (R seeds in one pass) against one run at a time, on the whole tabular AA-BiGAN grid
-   (the six ODDS cells x 10 seeds, shortened to a few epochs each; both measured here, in this run).
+   (the six ODDS cells x 10 seeds with the cpu profile's schedule divided by --grid-scale, so each config
+   keeps its share of the grid's steps; both measured here, in this run, dataset by dataset).
 Timings are wall-clock medians over repeats, with torch using the number of threads given by --threads.
 """
 from __future__ import annotations
@@ -28,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from aabigan import __version__  # noqa: E402
 from aabigan.experiments import RunConfig, _cpu_model, grid, run_one, run_stacked  # noqa: E402
 from aabigan.nets import build_networks  # noqa: E402
+from aabigan.profiles import get_profile  # noqa: E402
 from aabigan.trainer import TrainConfig, train  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -113,28 +115,32 @@ def scaling(device, quick):
     return out
 
 
-def stacked_grid(quick, epochs):
-    """The whole tabular AA-BiGAN grid (cpu profile configs, shortened), one at a time vs stacked."""
-    over = (("epochs", epochs), ("min_steps", 0))
+def stacked_grid(quick, scale):
+    """The whole tabular AA-BiGAN grid, one at a time vs stacked: the cpu profile's configs with its schedule
+    (epochs, min_steps) divided by ``scale``, so every config keeps its share of the grid's steps."""
+    prof = get_profile("cpu").tabular
+    over = (("epochs", max(1, prof["epochs"] // scale)), ("min_steps", prof["min_steps"] // scale))
     configs = [RunConfig(c.dataset, c.method, c.normal_class, c.known_classes, c.gamma_l, c.gamma_p, c.seed,
                          c.profile, over) for c in grid("table2", "cpu", methods=["aabigan"])]
     if quick:
         configs = [c for c in configs if c.dataset in ("thyroid", "cardio")]
-    t0 = time.perf_counter()
-    single = [run_one(c) for c in configs]
-    t_single = time.perf_counter() - t0
-    t0 = time.perf_counter()
     by_cell: dict = {}
     for c in configs:
         by_cell.setdefault(c.dataset, []).append(c)
-    stacked = [rows for cell in by_cell.values() for rows in run_stacked(cell)]
-    t_stacked = time.perf_counter() - t0
+    single, stacked, per_ds = [], [], {}
+    for ds, cell in by_cell.items():       # per dataset: one at a time, then the same configs stacked
+        t0 = time.perf_counter()
+        single += [run_one(c) for c in cell]
+        t1 = time.perf_counter()
+        stacked += run_stacked(cell)
+        t2 = time.perf_counter()
+        per_ds[ds] = {"one_at_a_time_s": t1 - t0, "stacked_s": t2 - t1, "speedup": (t1 - t0) / (t2 - t1)}
+        print("stacked", ds, json.dumps(per_ds[ds]), flush=True)
+    t_single = sum(v["one_at_a_time_s"] for v in per_ds.values())
+    t_stacked = sum(v["stacked_s"] for v in per_ds.values())
     ok = all(r[0]["status"] == "ok" for r in single + stacked)
-    per_ds = {}
-    for rows in single:
-        per_ds.setdefault(rows[0]["dataset"], []).append(float(rows[0]["fit_seconds"]))
-    out = {"configs": len(configs), "epochs": epochs, "one_at_a_time_s": t_single, "stacked_s": t_stacked,
-           "speedup": t_single / t_stacked, "all_ok": ok,
+    out = {"configs": len(configs), "scale": scale, "schedule": dict(over), "one_at_a_time_s": t_single,
+           "stacked_s": t_stacked, "speedup": t_single / t_stacked, "all_ok": ok, "per_dataset": per_ds,
            "auroc_val_auto_mean_single": float(np.mean([float(r[2]["auroc"]) for r in single])),
            "auroc_val_auto_mean_stacked": float(np.mean([float(r[2]["auroc"]) for r in stacked]))}
     print("stacked", json.dumps(out), flush=True)
@@ -158,13 +164,17 @@ def to_markdown(rep) -> str:
         lines += ["", "| batch | epoch s | samples/s |", "|---|---|---|"]
         lines += [f"| {r['batch']} | {r['epoch_s']:.3f} | {r['samples_per_s']:.0f} |" for r in res["scaling"]["batch"]]
         lines.append("")
-    s = rep.get("stacked_grid")
-    if s:
-        lines += ["## Stacked training, the whole tabular AA-BiGAN grid", "",
-                  f"{s['configs']} configs (6 ODDS datasets x 10 seeds, {s['epochs']} epochs each): one at a time "
+    for s in rep.get("stacked_grid", []):
+        sched = s["schedule"]
+        lines += [f"## Stacked training, the whole tabular AA-BiGAN grid, {s['threads']} thread(s)", "",
+                  f"{s['configs']} configs ({len(s['per_dataset'])} ODDS datasets x 10 seeds), the cpu profile's "
+                  f"schedule divided by {s['scale']} ({sched['epochs']} epochs, at least {sched['min_steps']} steps): one at a time "
                   f"{s['one_at_a_time_s']:.1f} s, stacked {s['stacked_s']:.1f} s, speed-up {s['speedup']:.2f}x; "
                   f"mean val/auto AUROC {s['auroc_val_auto_mean_single']:.3f} vs {s['auroc_val_auto_mean_stacked']:.3f}.",
-                  ""]
+                  "", "| dataset | one at a time s | stacked s | speed-up |", "|---|---|---|---|"]
+        lines += [f"| {ds} | {v['one_at_a_time_s']:.1f} | {v['stacked_s']:.1f} | {v['speedup']:.2f}x |"
+                  for ds, v in s["per_dataset"].items()]
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -172,8 +182,11 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--grid-epochs", type=int, default=5)
+    ap.add_argument("--grid-scale", type=int, default=10,
+                    help="divide the cpu profile's epochs and min_steps by this for the grid (default 10)")
     ap.add_argument("--out", default=str(HERE / "report"))
+    ap.add_argument("--grid-threads", default=None,
+                    help="comma-separated torch thread counts for the grid comparison (default: --threads)")
     ap.add_argument("--skip-grid", action="store_true")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -187,7 +200,11 @@ def main(argv=None):
     for dev in devices:
         rep["devices"][dev.type] = {"families": families(dev, args.quick), "scaling": scaling(dev, args.quick)}
     if not args.skip_grid:
-        rep["stacked_grid"] = stacked_grid(args.quick, args.grid_epochs)
+        rep["stacked_grid"] = []
+        for n in [int(t) for t in (args.grid_threads or str(args.threads)).split(",")]:
+            torch.set_num_threads(n)
+            rep["stacked_grid"].append({"threads": n, **stacked_grid(args.quick, args.grid_scale)})
+        torch.set_num_threads(args.threads)
     rep["load_average_at_end"] = list(os.getloadavg())
     Path(args.out + ".json").write_text(json.dumps(rep, indent=1))
     Path(args.out + ".md").write_text(to_markdown(rep))
