@@ -57,6 +57,9 @@ def main(argv=None) -> int:
     r.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     r.add_argument("--stack", type=int, default=1,
                    help="train up to this many seeds of one tabular AA-BiGAN cell together (default 1: one at a time)")
+    r.add_argument("--workers", type=int, default=1,
+                   help="train this many runs (or stacks) at once in worker processes (default 1); with "
+                        "--threads, the torch threads of each")
     r.add_argument("--set", dest="overrides", type=_setting, action="append", default=[], metavar="NAME=VALUE",
                    help="override a method setting of every config, e.g. --set ema_decay=0.99 (repeatable)")
     r.add_argument("--dry-run", action="store_true", help="list the configs still to run and stop")
@@ -118,7 +121,7 @@ def main(argv=None) -> int:
             for c in todo:
                 print(c)
             return 0
-        counts = run_grid(configs, args.out, stack=args.stack)
+        counts = run_grid(configs, args.out, stack=args.stack, workers=args.workers, threads=args.threads)
         print(f"{counts['ran']} runs ({counts['failed']} failed), {counts['done_before']} already done -> {args.out}")
         return 1 if counts["failed"] else 0
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import hashlib
 import io
 import json
@@ -347,13 +348,69 @@ def _append(path: Path, rows: list[dict], fields: list[str] | None = None) -> No
         os.fsync(fh.fileno())
 
 
-def run_grid(configs: Iterable[RunConfig], out, progress: bool = True, stack: int = 1) -> dict:
+def _run_batch(batch: list[RunConfig]) -> list[list[dict]]:
+    return run_stacked(batch) if len(batch) > 1 else [run_one(batch[0])]
+
+
+@functools.lru_cache(maxsize=None)
+def _n_records(dataset: str) -> int:
+    from .data import odds_statistics
+
+    return int(odds_statistics(dataset)["n_samples"])
+
+
+def _cost(batch: list[RunConfig]) -> float:
+    """A rough relative cost of a batch (steps x runs), to hand the longest work to the workers first."""
+    cfg = batch[0]
+    s = cfg.settings()
+    steps = float(s.get("epochs", 1))
+    if cfg.family == "tabular":
+        steps = max(steps * 0.6 * _n_records(cfg.dataset) / float(s.get("batch_size", 128)),
+                    float(s.get("min_steps", 0)))
+    return steps * len(batch)
+
+
+def _init_worker(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _results(batches, workers: int, threads: int | None):
+    """(batch, its rows per config) as each batch finishes: here, or in ``workers`` fresh processes."""
+    if workers <= 1:
+        for batch in batches:
+            yield batch, _run_batch(batch)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    threads = threads or max(1, (os.cpu_count() or 1) // workers)
+    ctx = multiprocessing.get_context("spawn")      # no fork of a process whose OpenMP threads are running
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(threads,)) as pool:
+        futures = {pool.submit(_run_batch, batch): batch for batch in batches}
+        try:
+            for fut in as_completed(futures):
+                yield futures[fut], fut.result()
+        except BaseException:
+            for fut in futures:
+                fut.cancel()
+            raise
+
+
+def run_grid(configs: Iterable[RunConfig], out, progress: bool = True, stack: int = 1, workers: int = 1,
+             threads: int | None = None) -> dict:
     """Run every config not yet done (status ok) in ``out``; append each run's rows as it finishes.
 
     ``stack > 1`` trains up to that many configs that differ only by seed together (MLP AA-BiGAN runs,
-    :func:`run_stacked`); their rows are appended when the stack finishes.  Returns counts:
+    :func:`run_stacked`); their rows are appended when the stack finishes.  ``workers > 1`` trains that
+    many runs (or stacks) at once in fresh worker processes, each with ``threads`` torch threads (default:
+    the cores shared out); the rows are appended here, in the order the runs finish.  Workers import the
+    package anew, so only methods registered by the package itself are available to them.  Returns counts:
     {"done_before": ..., "ran": ..., "failed": ...}.  Safe to interrupt and call again.
     """
+    if int(workers) < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     configs = list(dict.fromkeys(configs))            # drop duplicates, keep order
@@ -372,8 +429,13 @@ def run_grid(configs: Iterable[RunConfig], out, progress: bool = True, stack: in
     if progress:
         from tqdm.auto import tqdm
         bar = tqdm(total=len(configs), initial=counts["done_before"], desc=f"runs -> {out.name}", unit="run")
-    for batch in batches:
-        results = run_stacked(batch) if len(batch) > 1 else [run_one(batch[0])]
+    if workers > 1:
+        unknown = sorted({c.method for c in todo} - _PACKAGE_METHODS)
+        if unknown:
+            raise ValueError(f"methods {unknown} were registered at run time; worker processes cannot see them "
+                             "(use workers=1)")
+        batches.sort(key=_cost, reverse=True)        # longest first: the workers finish close together
+    for batch, results in _results(batches, int(workers), threads):
         for cfg, rows in zip(batch, results):
             _append(out, rows)
             counts["ran"] += 1
@@ -452,3 +514,5 @@ def grid(name: str, profile: str | None = None, datasets=None, methods=None, see
 GRIDS = ("table1", "table2", "table5", "table6", "table7", "table8", "gamma_sweep")
 
 from . import baselines as _baselines  # noqa: E402,F401  (registers the baselines)
+
+_PACKAGE_METHODS = frozenset(METHODS)     # what a fresh worker process knows

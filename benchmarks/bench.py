@@ -7,7 +7,8 @@ Measures, on the CPU (and on a GPU when one is present):
 1. throughput (samples/s) and peak memory of one AA-BiGAN step and one epoch, per model family;
 2. the cost of AA-BiGAN over the same network trained without the anomaly terms (no collected anomalies);
 3. how the cost of an epoch grows with the number of training samples and with the batch size;
-4. stacked training (R seeds in one pass) against one run at a time, on the whole tabular AA-BiGAN grid
+4. stacked training (R seeds in one pass) against one run at a time, on the whole tabular AA-BiGAN grid,
+   and the grid runner with stacks on one-thread worker processes (one per core)
    (the six ODDS cells x 10 seeds with the cpu profile's schedule divided by --grid-scale, so each config
    keeps its share of the grid's steps; both measured here, in this run, dataset by dataset).
 Timings are wall-clock medians over repeats, with torch using the number of threads given by --threads.
@@ -19,6 +20,7 @@ import json
 import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -27,7 +29,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from aabigan import __version__  # noqa: E402
-from aabigan.experiments import RunConfig, _cpu_model, grid, run_one, run_stacked  # noqa: E402
+from aabigan.experiments import RunConfig, _cpu_model, grid, run_grid, run_one, run_stacked  # noqa: E402
 from aabigan.nets import build_networks  # noqa: E402
 from aabigan.profiles import get_profile  # noqa: E402
 from aabigan.trainer import TrainConfig, train  # noqa: E402
@@ -115,7 +117,7 @@ def scaling(device, quick):
     return out
 
 
-def stacked_grid(quick, scale):
+def stacked_grid(quick, scale, workers=1):
     """The whole tabular AA-BiGAN grid, one at a time vs stacked: the cpu profile's configs with its schedule
     (epochs, min_steps) divided by ``scale``, so every config keeps its share of the grid's steps."""
     prof = get_profile("cpu").tabular
@@ -138,9 +140,18 @@ def stacked_grid(quick, scale):
         print("stacked", ds, json.dumps(per_ds[ds]), flush=True)
     t_single = sum(v["one_at_a_time_s"] for v in per_ds.values())
     t_stacked = sum(v["stacked_s"] for v in per_ds.values())
+    parallel = None
+    if workers > 1:   # the grid runner itself: stacks of 10 on `workers` processes of one thread each
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            counts = run_grid(configs, Path(tmp) / "rows.csv", progress=False, stack=10, workers=workers, threads=1)
+            t_par = time.perf_counter() - t0
+        parallel = {"workers": workers, "threads_per_worker": 1, "seconds": t_par, "speedup": t_single / t_par,
+                    "all_ok": counts["failed"] == 0}
+        print("parallel", json.dumps(parallel), flush=True)
     ok = all(r[0]["status"] == "ok" for r in single + stacked)
     out = {"configs": len(configs), "scale": scale, "schedule": dict(over), "one_at_a_time_s": t_single,
-           "stacked_s": t_stacked, "speedup": t_single / t_stacked, "all_ok": ok, "per_dataset": per_ds,
+           "stacked_s": t_stacked, "speedup": t_single / t_stacked, "all_ok": ok, "per_dataset": per_ds, "parallel": parallel,
            "auroc_val_auto_mean_single": float(np.mean([float(r[2]["auroc"]) for r in single])),
            "auroc_val_auto_mean_stacked": float(np.mean([float(r[2]["auroc"]) for r in stacked]))}
     print("stacked", json.dumps(out), flush=True)
@@ -174,6 +185,11 @@ def to_markdown(rep) -> str:
                   "", "| dataset | one at a time s | stacked s | speed-up |", "|---|---|---|---|"]
         lines += [f"| {ds} | {v['one_at_a_time_s']:.1f} | {v['stacked_s']:.1f} | {v['speedup']:.2f}x |"
                   for ds, v in s["per_dataset"].items()]
+        par = s.get("parallel")
+        if par:
+            lines += ["", f"The grid runner, stacks of 10 on {par['workers']} worker processes of "
+                          f"{par['threads_per_worker']} thread: {par['seconds']:.1f} s, {par['speedup']:.2f}x the "
+                          "one-at-a-time time above."]
         lines.append("")
     return "\n".join(lines)
 
@@ -187,6 +203,8 @@ def main(argv=None):
     ap.add_argument("--out", default=str(HERE / "report"))
     ap.add_argument("--grid-threads", default=None,
                     help="comma-separated torch thread counts for the grid comparison (default: --threads)")
+    ap.add_argument("--grid-workers", type=int, default=os.cpu_count() or 1,
+                    help="also time the grid runner with this many one-thread worker processes (default: the cores)")
     ap.add_argument("--skip-grid", action="store_true")
     args = ap.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -203,7 +221,8 @@ def main(argv=None):
         rep["stacked_grid"] = []
         for n in [int(t) for t in (args.grid_threads or str(args.threads)).split(",")]:
             torch.set_num_threads(n)
-            rep["stacked_grid"].append({"threads": n, **stacked_grid(args.quick, args.grid_scale)})
+            rep["stacked_grid"].append({"threads": n, **stacked_grid(args.quick, args.grid_scale,
+                                                                      args.grid_workers if n == 1 else 1)})
         torch.set_num_threads(args.threads)
     rep["load_average_at_end"] = list(os.getloadavg())
     Path(args.out + ".json").write_text(json.dumps(rep, indent=1))

@@ -292,3 +292,33 @@ def test_run_command_overrides_settings(tmp_path, capsys):
     assert rows[0]["config_hash"] != plain.hash                 # an override is a different config
     with pytest.raises(SystemExit):
         main(["run", "--dataset", "thyroid", "--gamma-l", "0.01", "--set", "ema_decay", "--out", str(out)])
+
+
+def test_grid_with_worker_processes_gives_the_rows_of_one_at_a_time(tmp_path):
+    """Two worker processes, one thread each: the same rows (numbers included) as the runs one by one."""
+    from aabigan.experiments import run_grid
+
+    cfgs = [RunConfig("thyroid", m, 0, (1,), 0.01, 0.0, s, "smoke") for m in ("aabigan", "ocsvm") for s in (0, 1)]
+    serial, parallel = tmp_path / "serial.csv", tmp_path / "parallel.csv"
+    assert run_grid(cfgs, serial, progress=False)["ran"] == 4
+    counts = run_grid(cfgs, parallel, progress=False, workers=2, threads=1)
+    assert counts == {"done_before": 0, "ran": 4, "failed": 0}
+    key = lambda r: (r["config_hash"], r["rule"])   # noqa: E731
+    a, b = sorted(read_rows(serial), key=key), sorted(read_rows(parallel), key=key)
+    assert [key(r) for r in a] == [key(r) for r in b]
+    np.testing.assert_allclose([float(r["auroc"]) for r in a], [float(r["auroc"]) for r in b], atol=1e-6)
+    assert run_grid(cfgs, parallel, progress=False, workers=2)["done_before"] == 4    # resumes as ever
+    with pytest.raises(ValueError, match="workers"):
+        run_grid(cfgs, parallel, workers=0)
+
+
+def test_grid_workers_refuse_methods_registered_at_run_time(tmp_path):
+    from aabigan.experiments import run_grid
+
+    register_method(Method("mine", "Mine", lambda s: None, uses_labels=False, per_epoch=False))
+    try:
+        with pytest.raises(ValueError, match="registered at run time"):
+            run_grid([RunConfig("thyroid", "mine", 0, (1,), 0.01, 0.0, 0, "smoke")], tmp_path / "x.csv",
+                     progress=False, workers=2)
+    finally:
+        METHODS.pop("mine")
