@@ -53,7 +53,8 @@ def fig_auroc_vs(rows: Sequence[Mapping], x: str = "gamma_p", datasets=None, met
     ``rows`` are result rows as :func:`aabigan.experiments.read_rows` returns them; rows whose ``status`` is
     not ``ok``, of another selection ``rule`` or ``profile``, or not of the figure's grid are left out.  By
     default the grid is the table's (:func:`aabigan.tables.in_table`: Table 6 for Fig. 2, Table 7 for
-    Fig. 3); ``fixed`` (e.g. :data:`FIXED`) instead keeps the rows with those column values (``{}``: all).  Each method is a solid line of the mean over its runs (class pairs) with a band of ± one standard
+    Fig. 3); ``fixed`` (e.g. :data:`FIXED`) instead keeps the rows with those column values (``{}``: all).
+    Each method is a solid line of the mean over its runs (class pairs) with a band of ± one standard
     deviation -- the numbers of :func:`aabigan.tables.summarise`.
 
     ``paper=True`` adds the paper's curves (Table 6 or 7, :func:`aabigan.tables.paper_table`) as dashed lines

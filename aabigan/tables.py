@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import csv
 import json
-from typing import Mapping
 import os
 from collections import defaultdict
 from pathlib import Path
+from typing import Mapping
 
 import numpy as np
 
