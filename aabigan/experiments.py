@@ -39,7 +39,7 @@ from .profiles import get_profile
 from .scores import SCORES, auprc, auroc
 from .validation import check_fraction
 
-__all__ = ["METHODS", "RunConfig", "run_one", "load_or_train", "run_grid", "read_rows", "grid", "GRIDS", "ROW_FIELDS",
+__all__ = ["METHODS", "RunConfig", "run_one", "load_or_train", "figure_models", "run_grid", "read_rows", "grid", "GRIDS", "ROW_FIELDS",
            "rows_from_history"]
 
 ROW_FIELDS = ["config_hash", "status", "rule", "dataset", "method", "normal_class", "known_classes", "k_l",
@@ -266,13 +266,33 @@ def load_or_train(cfg: RunConfig, path) -> AABiGAN:
     split, X, y = _split(cfg)
     det = _build(cfg)
     _fit(det, split, X, y, per_epoch=True)
-    info = {k: v for k, v in _base_row(cfg).items()}
-    info |= {"device": _device_name(det.device_), "fit_seconds": round(float(det.fit_seconds_), 3),
-             "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    info = _base_row(cfg) | {"device": _device_name(det.device_), "fit_seconds": round(float(det.fit_seconds_), 3),
+                             "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     path.parent.mkdir(parents=True, exist_ok=True)
     det.save(path, info=info)
     det.saved_info_ = info
     return det
+
+
+#: the two detectors behind Figures 4-6: F-MNIST, normal class T-shirt/top, collected Trousers or none
+FIGURE_MODELS = {"γ_l = 0.1": (0.1, (1,)), "γ_l = 0.0": (0.0, ())}
+
+
+def figure_models(directory, profile: str) -> dict[str, AABiGAN]:
+    """The detectors of Figures 4-6 (:data:`FIGURE_MODELS`), by label: the committed ``cpu``-profile files in
+    ``directory`` (read by :func:`load_or_train`) where present; where a file is missing, the same config
+    trained now in ``profile`` and kept in a scratch folder, never beside the committed files."""
+    import tempfile
+
+    out, scratch = {}, None
+    for label, (gamma, known) in FIGURE_MODELS.items():
+        cfg = RunConfig("fmnist", "aabigan", 0, known, gamma, 0.0, 0, "cpu")
+        path = Path(directory) / f"fmnist-normal0-collected1-gamma{gamma}-cpu.npz"
+        if not path.is_file():
+            scratch = scratch or Path(tempfile.mkdtemp())
+            cfg, path = dataclasses.replace(cfg, profile=profile), scratch / path.name
+        out[label] = load_or_train(cfg, path)
+    return out
 
 
 def run_one(cfg: RunConfig) -> list[dict]:

@@ -322,3 +322,18 @@ def test_grid_workers_refuse_methods_registered_at_run_time(tmp_path):
                      progress=False, workers=2)
     finally:
         METHODS.pop("mine")
+
+
+def test_figure_models_read_committed_files_and_train_the_rest(tmp_path):
+    from pathlib import Path
+
+    from aabigan.experiments import FIGURE_MODELS, figure_models
+
+    committed = Path(__file__).resolve().parents[1] / "results" / "models"
+    models = figure_models(committed, "smoke")
+    assert list(models) == list(FIGURE_MODELS)
+    assert all(m.saved_info_["profile"] == "cpu" for m in models.values())          # read, not trained
+    assert [m.saved_info_["gamma_l"] for m in models.values()] == [0.1, 0.0]
+    trained = figure_models(tmp_path, "smoke")                   # nothing there: trained in the smoke profile
+    assert all(m.saved_info_["profile"] == "smoke" for m in trained.values())
+    assert not list(tmp_path.iterdir())                          # and never saved beside committed files
