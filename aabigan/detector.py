@@ -8,7 +8,8 @@ Which score (reconstruction error or latent norm) and which epoch are used is a 
 * ``score="reconstruction" | "latent"`` fixes the score in advance; ``score="auto"`` picks the one with the
   higher AUROC on a labelled validation set (the paper's rule, Sec. 3.4).
 * ``epoch_rule="last"`` scores with the networks after the last epoch (label-free);
-  ``epoch_rule="best_val"`` keeps the epoch with the best validation AUROC (the authors' code).
+  ``epoch_rule="best_val"`` keeps the epoch with the best validation AUROC (the authors' code; the latest
+  of tied epochs: a small validation set often scores AUROC 1 from early in training on).
 
 Rules that need labels take them from ``fit(..., eval_set=(X_val, y_val))`` -- never from a test set.
 """
@@ -215,7 +216,7 @@ class AABiGAN(BaseEstimator):
                 rec[f"{prefix}_auroc_{name}"] = auroc(data[1], v)
                 if prefix == "monitor":
                     rec[f"monitor_auprc_{name}"] = auprc(data[1], v)
-                elif self.epoch_rule == "best_val" and rec[f"val_auroc_{name}"] > self._best.get(name, (-1,))[0]:
+                elif self.epoch_rule == "best_val" and rec[f"val_auroc_{name}"] >= self._best.get(name, (-1,))[0]:
                     self._best[name] = (rec[f"val_auroc_{name}"], rec["epoch"], {
                         "encoder": copy.deepcopy(encoder.state_dict()),
                         "generator": copy.deepcopy(generator.state_dict())})
@@ -227,7 +228,7 @@ class AABiGAN(BaseEstimator):
         last = self.history_[-1]
         if self.epoch_rule == "best_val":
             names = SCORES if self.score == "auto" else (self.score,)
-            chosen = max(names, key=lambda n: self._best[n][0])
+            chosen = max(names, key=lambda n: self._best[n][:2])   # best validation AUROC, then the later epoch
             _, self.selected_epoch_, snap = self._best[chosen]
             self.encoder_.load_state_dict(snap["encoder"])
             self.generator_.load_state_dict(snap["generator"])

@@ -9,8 +9,8 @@ under three rules:
 
 * ``last/reconstruction`` and ``last/latent``: the networks after the last epoch, a score fixed in advance
   -- no label is used for any choice;
-* ``val/auto``: the epoch and the score with the best AUROC on the validation split (the paper's rule);
-  the test split is never used for a choice.
+* ``val/auto``: the epoch and the score with the best AUROC on the validation split (the paper's rule; the
+  latest epoch among ties); the test split is never used for a choice.
 
 A run that fails (bad data, a diverging loss) is recorded as one row with ``status=failed`` and the error.
 """
@@ -181,8 +181,9 @@ def rows_from_history(history: list[dict]) -> list[dict]:
     last = history[-1]
     out = [{"rule": f"last/{s}", "score": s, "epoch": last["epoch"], "auroc": last[f"monitor_auroc_{s}"],
             "auprc": last[f"monitor_auprc_{s}"]} for s in SCORES]
-    best = max(((h[f"val_auroc_{s}"], -h["epoch"], s, h) for h in history for s in SCORES),
-               key=lambda t: t[:2])  # highest validation AUROC; the earliest epoch on ties
+    # highest validation AUROC; on ties the latest epoch (a small validation set saturates at AUROC 1 early
+    # in training, and the earliest of the tied epochs is then the least trained network)
+    best = max(((h[f"val_auroc_{s}"], h["epoch"], s, h) for h in history for s in SCORES), key=lambda t: t[:2])
     _, _, s, h = best
     out.append({"rule": "val/auto", "score": s, "epoch": h["epoch"], "auroc": h[f"monitor_auroc_{s}"],
                 "auprc": h[f"monitor_auprc_{s}"]})

@@ -187,6 +187,23 @@ def test_label_rules_need_eval_set(problem, kwargs):
         AABiGAN(epochs=1, width=8, **kwargs).fit(X, y)
 
 
+def _latest_best(curve) -> int:
+    """The 1-based epoch of the best value of a validation curve, the latest among ties."""
+    return len(curve) - int(np.argmax(curve[::-1]))
+
+
+def test_best_val_keeps_the_latest_of_tied_epochs(problem):
+    X, y, _, _ = problem
+    rng = np.random.default_rng(0)
+    # anomalies far outside the data: every epoch separates them perfectly, validation AUROC 1 throughout
+    X_eval = np.vstack([X[y == 0][:40], 50 + rng.normal(size=(10, X.shape[1]))])
+    y_eval = np.r_[np.zeros(40), np.ones(10)]
+    det = AABiGAN(random_state=0, epochs=4, batch_size=64, width=8, epoch_rule="best_val",
+                  score="reconstruction").fit(X, y, eval_set=(X_eval, y_eval))
+    assert [h["val_auroc_reconstruction"] for h in det.history_] == [1.0] * 4
+    assert det.selected_epoch_ == 4
+
+
 def test_eval_set_history_and_best_val(problem):
     X, y, X_eval, y_eval = problem
     det = AABiGAN(random_state=0, epochs=6, batch_size=64, width=8, epoch_rule="best_val",
@@ -195,7 +212,7 @@ def test_eval_set_history_and_best_val(problem):
     curve = [h["val_auroc_reconstruction"] for h in det.history_]
     assert all("val_auroc_latent" in h and 0 <= h["val_auroc_latent"] <= 1 for h in det.history_)
     assert det.selected_score_ == "reconstruction"
-    assert det.selected_epoch_ == int(np.argmax(curve)) + 1
+    assert det.selected_epoch_ == _latest_best(curve)
     # the kept networks are those of the selected epoch: they reproduce its validation AUROC
     assert auroc(y_eval, det.decision_function(X_eval)) == pytest.approx(max(curve), abs=1e-12)
 
@@ -207,7 +224,7 @@ def test_auto_score_best_val_picks_the_best_curve(problem):
     best = {n: max(h[f"val_auroc_{n}"] for h in det.history_) for n in ("reconstruction", "latent")}
     assert best[det.selected_score_] == max(best.values())
     curve = [h[f"val_auroc_{det.selected_score_}"] for h in det.history_]
-    assert det.selected_epoch_ == int(np.argmax(curve)) + 1
+    assert det.selected_epoch_ == _latest_best(curve)
     assert auroc(y_eval, det.decision_function(X_eval)) == pytest.approx(max(curve), abs=1e-12)
 
 
