@@ -121,6 +121,19 @@ class RunConfig:
         args = dict(prof.split_image) if self.family == "image" else {}
         return args
 
+    @classmethod
+    def from_row(cls, row: dict) -> "RunConfig":
+        """The config a result row was written for: its fields, and as overrides the settings in which the row
+        differs from its profile's.  ``from_row(row).hash == row["config_hash"]`` unless the profile changed
+        since the row was written (then the runner would train that config again)."""
+        cfg = cls(row["dataset"], row["method"], int(row["normal_class"]),
+                  tuple(int(c) for c in str(row["known_classes"]).split()), float(row["gamma_l"]),
+                  float(row["gamma_p"]), int(row["seed"]), row["profile"])
+        settings = json.loads(row["settings"]) if row.get("settings") else {}
+        profile = cfg.settings()
+        return dataclasses.replace(cfg, overrides=tuple((k, v) for k, v in settings.items()
+                                                        if k not in profile or profile[k] != v))
+
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["known_classes"] = list(self.known_classes)
