@@ -18,7 +18,8 @@ import numpy as np
 from .data import DISPLAY_NAMES
 from .experiments import METHODS, read_rows
 
-__all__ = ["summarise", "paper_table", "compare", "in_table", "to_markdown", "to_wide", "paper_dir", "TABLE_KEYS", "run_time"]
+__all__ = ["summarise", "paper_table", "compare", "in_table", "to_markdown", "to_wide", "paper_dir", "TABLE_KEYS", "run_time",
+           "versus_paper"]
 
 #: the columns that identify a cell of each paper table
 TABLE_KEYS = {
@@ -178,6 +179,14 @@ def to_markdown(table: list[dict], columns=None) -> str:
 def load_and_compare(name: str, results, rule="val/auto", profile=None) -> list[dict]:
     rows = [r for path in ([results] if isinstance(results, (str, Path)) else results) for r in read_rows(path)]
     return compare(name, rows, rule, profile)
+
+
+def versus_paper(mean: float, paper: Mapping) -> str:
+    """Our mean (percent) against the paper's cell ``{"mean", "std"}``, both as printed to one decimal:
+    "above" its mean, "within ± std" (at least mean − std), or "below"."""
+    ours, p_mean = round(float(mean), 1), float(paper["mean"])
+    low = round(p_mean - float(paper["std"]), 1)      # 98.9 - 0.1 is 98.80000000000001 in floats
+    return "above" if ours > p_mean else ("within ± std" if ours >= low else "below")
 
 
 def run_time(rows: list[dict]) -> dict:

@@ -8,7 +8,7 @@ from aabigan.__main__ import main
 from aabigan.experiments import (METHODS, Method, ROW_FIELDS, RunConfig, grid, read_rows, register_method,
                                  rows_from_history, run_grid, run_one)
 from aabigan.profiles import PROFILES, get_profile
-from aabigan.tables import compare, summarise
+from aabigan.tables import compare, summarise, versus_paper
 
 
 class MeanDistance:
@@ -341,3 +341,10 @@ def test_figure_models_read_committed_files_and_train_the_rest(tmp_path):
     trained = figure_models(tmp_path, "smoke")                   # nothing there: trained in the smoke profile
     assert all(m.saved_info_["profile"] == "smoke" for m in trained.values())
     assert not list(tmp_path.iterdir())                          # and never saved beside committed files
+
+
+@pytest.mark.parametrize("mean, expected", [(99.0, "above"), (98.9, "within ± std"), (98.8, "within ± std"),
+                                            (98.84, "within ± std"), (98.75, "within ± std"), (98.74, "below"),
+                                            (77.3, "below")])
+def test_versus_paper_compares_at_one_decimal(mean, expected):
+    assert versus_paper(mean, {"mean": "98.9", "std": "0.1"}) == expected
