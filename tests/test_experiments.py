@@ -116,7 +116,7 @@ def test_rows_from_history_applies_the_rules():
     # val/auto picks epoch 1, latent (val .9) even though the test AUROC is better elsewhere
     assert (rows["val/auto"]["epoch"], rows["val/auto"]["score"], rows["val/auto"]["auroc"]) == (1, "latent", .7)
     # ties in validation AUROC go to the latest epoch; at one epoch, to the score listed first
-    tied = [dict(h, val_auroc_reconstruction=1.0, val_auroc_latent=1.0) for h in h]
+    tied = [dict(e, val_auroc_reconstruction=1.0, val_auroc_latent=1.0) for e in h]
     best = {r["rule"]: r for r in rows_from_history(tied)}["val/auto"]
     assert (best["epoch"], best["score"], best["auroc"]) == (2, "reconstruction", .95)
 

@@ -24,7 +24,7 @@ def test_rows_carry_provenance_and_match_their_config(path):
         assert list(r)[:len(ROW_FIELDS)] == ROW_FIELDS
         assert r["status"] in ("ok", "failed") and r["profile"] in PROFILES
         assert r["commit"] not in ("", "unknown") and not r["commit"].endswith("-dirty"), r["commit"]
-        assert r["torch_version"] and r["aabigan_version"] and r["device"] or r["status"] == "failed"
+        assert r["status"] == "failed" or (r["torch_version"] and r["aabigan_version"] and r["device"])
         json.loads(r["settings"])
         if r["status"] == "ok":
             assert 0.0 <= float(r["auroc"]) <= 1.0
