@@ -350,7 +350,8 @@ def run_stacked(cfgs: list[RunConfig]) -> list[list[dict]]:
 
 # ---------------------------------------------------------------------------------------- the runner
 def read_rows(path) -> list[dict]:
-    """All complete rows of a results CSV (a torn last line from an interruption is ignored)."""
+    """All complete rows of a results CSV (a torn last line from an interruption is ignored); none when there
+    is no file yet."""
     path = Path(path)
     if not path.is_file():
         return []

@@ -348,3 +348,7 @@ def test_figure_models_read_committed_files_and_train_the_rest(tmp_path):
                                             (77.3, "below")])
 def test_versus_paper_compares_at_one_decimal(mean, expected):
     assert versus_paper(mean, {"mean": "98.9", "std": "0.1"}) == expected
+
+
+def test_read_rows_of_a_missing_file_is_empty(tmp_path):
+    assert read_rows(tmp_path / "not-yet-written.csv") == []
