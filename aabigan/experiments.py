@@ -16,15 +16,12 @@ A run that fails (bad data, a diverging loss) is recorded as one row with ``stat
 """
 from __future__ import annotations
 
-import csv
 import dataclasses
 import functools
 import hashlib
-import io
 import json
 import os
 import platform
-import subprocess
 import time
 import traceback
 from dataclasses import dataclass
@@ -36,39 +33,68 @@ from . import __version__
 from .data import IMAGE_DATASETS, ODDS_DATASETS, canonical_name, make_split
 from .detector import AABiGAN
 from .profiles import get_profile
+from .provenance import commit as _commit, device_name as _device_name
 from .scores import SCORES, auprc, auroc
+from .store import ROW_FIELDS, RUN_SCHEMA, ResultsFile, complete_keys, read_rows
 from .validation import check_fraction
 
-__all__ = ["METHODS", "RunConfig", "run_one", "load_or_train", "figure_models", "run_grid", "read_rows", "grid", "GRIDS", "ROW_FIELDS",
-           "rows_from_history"]
+try:  # TEMPORARY until profiles.py defines it
+    from .profiles import RUNNER_BASE_SETTINGS
+except ImportError:
+    RUNNER_BASE_SETTINGS = {}
 
-ROW_FIELDS = ["config_hash", "status", "rule", "dataset", "method", "normal_class", "known_classes", "k_l",
-              "gamma_l", "gamma_p", "seed", "profile", "auroc", "auprc", "score", "epoch", "n_train_normal",
-              "n_collected", "n_polluted", "fit_seconds", "device", "aabigan_version", "torch_version",
-              "python_version", "commit", "settings", "error", "finished_at"]
+__all__ = ["METHODS", "RULES", "RunConfig", "run_one", "load_or_train", "figure_models", "run_grid", "pending",
+           "expected_rules", "read_rows", "grid", "GRIDS", "ROW_FIELDS", "rows_from_history"]
 
 
 # ------------------------------------------------------------------------------------------ methods
 @dataclass(frozen=True)
 class Method:
-    """How a named method is built and trained.  ``uses_labels``: whether collected anomalies are used."""
+    """How a named method is built and trained.  ``uses_labels``: whether collected anomalies are used.
+
+    ``resolve(settings)`` gives the estimator's own parameters that a config's settings (written in
+    AA-BiGAN's terms: ``epochs``, ``width``, ...) set -- what the method really runs, and what its rows
+    record; it raises ValueError for a name the method does not know.  ``None``: the settings as given."""
 
     name: str
     display: str               # the name the paper's tables print
     build: Callable[[dict], object]
     uses_labels: bool
     per_epoch: bool            # reports under the epoch/score rules (a GAN) or once ("fixed")
+    resolve: Callable[[dict], dict] | None = None
+
+    def params(self, settings: dict) -> dict:
+        """The parameters the estimator is built with from ``settings`` (see the class docstring)."""
+        return dict(settings) if self.resolve is None else self.resolve(dict(settings))
+
+    def takes(self, name: str, value) -> bool:
+        """Whether a setting ``name`` changes what this method runs (False: an AA-BiGAN setting it lacks)."""
+        return name in self.params({name: value})
+
+
+_AABIGAN_PARAMS = frozenset(AABiGAN().get_params())
+
+
+def _aabigan_params(settings: dict) -> dict:
+    unknown = sorted(set(settings) - _AABIGAN_PARAMS)
+    if unknown:
+        raise ValueError(f"AABiGAN has no setting {', '.join(map(repr, unknown))}; its settings: "
+                         f"{', '.join(sorted(_AABIGAN_PARAMS))}")
+    return settings
 
 
 def _aabigan(settings: dict) -> AABiGAN:
-    return AABiGAN(**settings)
+    """AA-BiGAN from a profile's settings, on top of :data:`aabigan.profiles.RUNNER_BASE_SETTINGS` (the
+    detector's defaults when the profiles were written, so that a later change of a default does not change
+    what a profile's config runs under its hash)."""
+    return AABiGAN(**{**RUNNER_BASE_SETTINGS, **_aabigan_params(settings)})
 
 
 METHODS: dict[str, Method] = {
-    "aabigan": Method("aabigan", "AA-BiGAN", _aabigan, uses_labels=True, per_epoch=True),
+    "aabigan": Method("aabigan", "AA-BiGAN", _aabigan, uses_labels=True, per_epoch=True, resolve=_aabigan_params),
     # the same network and objective without the collected anomalies (the unsupervised reading, gamma_l = 0)
     "aabigan-unsup": Method("aabigan-unsup", "AA-BiGAN without collected anomalies", _aabigan,
-                            uses_labels=False, per_epoch=True),
+                            uses_labels=False, per_epoch=True, resolve=_aabigan_params),
 }
 
 
@@ -95,9 +121,16 @@ class RunConfig:
     def __post_init__(self):
         object.__setattr__(self, "dataset", canonical_name(self.dataset))
         object.__setattr__(self, "known_classes", tuple(int(c) for c in self.known_classes))
-        object.__setattr__(self, "overrides", tuple(sorted((str(k), v) for k, v in dict(self.overrides).items())))
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; known: {', '.join(sorted(METHODS))}")
+        # an override the method lacks (an AA-BiGAN setting given to a whole grid) changes neither its run nor
+        # its hash; a name no method knows is an error here, not a failed run later
+        method = METHODS[self.method]
+        overrides = {str(k): v for k, v in dict(self.overrides).items()}
+        for k, v in overrides.items():
+            _aabigan_params({k: v}) if k in _AABIGAN_PARAMS else method.params({k: v})
+        object.__setattr__(self, "overrides", tuple(sorted((k, v) for k, v in overrides.items()
+                                                           if method.takes(k, v))))
         get_profile(self.profile)
         check_fraction(self.gamma_l, "gamma_l")
         check_fraction(self.gamma_p, "gamma_p")
@@ -116,6 +149,11 @@ class RunConfig:
         out.update(dict(self.overrides))
         return out
 
+    def params(self) -> dict:
+        """The parameters the method's estimator is built with (:meth:`Method.params` of :meth:`settings`):
+        what the run's rows record as ``settings``."""
+        return METHODS[self.method].params(self.settings())
+
     def split_args(self) -> dict:
         prof = get_profile(self.profile)
         args = dict(prof.split_image) if self.family == "image" else {}
@@ -125,14 +163,28 @@ class RunConfig:
     def from_row(cls, row: dict) -> "RunConfig":
         """The config a result row was written for: its fields, and as overrides the settings in which the row
         differs from its profile's.  ``from_row(row).hash == row["config_hash"]`` unless the profile changed
-        since the row was written (then the runner would train that config again)."""
+        since the row was written (then the runner would train that config again).
+
+        A row records the estimator's parameters (:meth:`params`); where the method maps a setting (the
+        baselines of Deep SAD's family build their networks at half the ``width``), the setting is the value
+        that maps to the recorded one."""
         cfg = cls(row["dataset"], row["method"], int(row["normal_class"]),
                   tuple(int(c) for c in str(row["known_classes"]).split()), float(row["gamma_l"]),
                   float(row["gamma_p"]), int(row["seed"]), row["profile"])
-        settings = json.loads(row["settings"]) if row.get("settings") else {}
-        profile = cfg.settings()
-        return dataclasses.replace(cfg, overrides=tuple((k, v) for k, v in settings.items()
-                                                        if k not in profile or profile[k] != v))
+        recorded = json.loads(row["settings"]) if row.get("settings") else {}
+        method, base = METHODS[cfg.method], cfg.settings()
+        ran = method.params(base)
+        overrides = {}
+        for k, v in recorded.items():
+            if k in ran and ran[k] == v:
+                continue
+            candidates = [v] + ([2 * v] if isinstance(v, int) and not isinstance(v, bool) else [])
+            match = [c for c in candidates if method.params({**base, k: c}).get(k) == v]
+            if not match:
+                raise ValueError(f"{getattr(row, 'source', 'a row')}: no setting {k!r} of {cfg.method} gives "
+                                 f"the recorded {v!r}")
+            overrides[k] = match[0]
+        return dataclasses.replace(cfg, overrides=tuple(overrides.items()))
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -148,47 +200,12 @@ class RunConfig:
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-# --------------------------------------------------------------------------------------- provenance
-def _read_commit() -> str:
-    """The commit of the code this process loaded ("-dirty" when aabigan/ had uncommitted changes)."""
-    here = Path(__file__).resolve().parent
-    try:
-        sha = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=here, capture_output=True,
-                             text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "aabigan"],
-                               cwd=here.parent, capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return (sha + ("-dirty" if dirty else "")) if sha else "unknown"
-
-
-_COMMIT = _read_commit()   # read once at import: later edits on disk do not change the code that runs
-
-
-def _commit() -> str:
-    return _COMMIT
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _device_name(dev) -> str:
-    import torch
-
-    if str(dev).startswith("cuda"):
-        return f"cuda:{torch.cuda.get_device_name(dev)}"
-    return f"cpu:{_cpu_model()}, {os.cpu_count()} cores:{torch.get_num_threads()}threads"
-
-
 # ------------------------------------------------------------------------------------------ one run
+#: the selection rules of a method reported per epoch: label-free last epoch with a fixed score, and the paper's
+#: choice of epoch and score on the validation split
+RULES = tuple(f"last/{s}" for s in SCORES) + ("val/auto",)
+
+
 def rows_from_history(history: list[dict]) -> list[dict]:
     """Test AUROC/AUPRC under the three selection rules, from a history with val and monitor entries."""
     last = history[-1]
@@ -211,7 +228,7 @@ def _base_row(cfg: RunConfig) -> dict:
             "k_l": len(cfg.known_classes) if cfg.gamma_l > 0 else 0, "gamma_l": cfg.gamma_l,
             "gamma_p": cfg.gamma_p, "seed": cfg.seed, "profile": cfg.profile, "aabigan_version": __version__,
             "torch_version": torch.__version__, "python_version": platform.python_version(),
-            "commit": _commit(), "settings": json.dumps(cfg.settings(), sort_keys=True)}
+            "commit": _commit(), "settings": json.dumps(cfg.params(), sort_keys=True)}
 
 
 def _split(cfg: RunConfig):
@@ -349,40 +366,6 @@ def run_stacked(cfgs: list[RunConfig]) -> list[list[dict]]:
 
 
 # ---------------------------------------------------------------------------------------- the runner
-def read_rows(path) -> list[dict]:
-    """All complete rows of a results CSV (a torn last line from an interruption is ignored); none when there
-    is no file yet."""
-    path = Path(path)
-    if not path.is_file():
-        return []
-    with open(path, newline="") as fh:
-        text = fh.read()
-    if text and not text.endswith("\n"):
-        text = text[: text.rfind("\n") + 1]
-    rows = list(csv.DictReader(io.StringIO(text)))
-    return [r for r in rows if None not in r and r.get("finished_at")]
-
-
-def _append(path: Path, rows: list[dict], fields: list[str] | None = None) -> None:
-    """Append rows (columns ``fields``, default :data:`ROW_FIELDS`) in one write, then fsync: an
-    interruption loses at most the run in flight."""
-    new = not path.is_file() or path.stat().st_size == 0
-    if not new:
-        with open(path, "rb+") as fh:        # drop a torn last line left by an earlier interruption
-            data = fh.read()
-            if not data.endswith(b"\n"):
-                fh.truncate(data.rfind(b"\n") + 1)
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=fields or ROW_FIELDS, lineterminator="\n")
-    if new:
-        writer.writeheader()
-    writer.writerows(rows)
-    with open(path, "a", newline="") as fh:
-        fh.write(buf.getvalue())
-        fh.flush()
-        os.fsync(fh.fileno())
-
-
 def _run_batch(batch: list[RunConfig]) -> list[list[dict]]:
     return run_stacked(batch) if len(batch) > 1 else [run_one(batch[0])]
 
@@ -433,54 +416,75 @@ def _results(batches, workers: int, threads: int | None):
             raise
 
 
+def expected_rules(cfg: RunConfig) -> set[str]:
+    """The selection rules a finished run of ``cfg`` has a row for: :data:`RULES` for a method reported per
+    epoch, else ``{"fixed"}``."""
+    return set(RULES) if METHODS[cfg.method].per_epoch else {"fixed"}
+
+
+def pending(configs: Iterable[RunConfig], rows: Iterable[dict]) -> list[RunConfig]:
+    """The configs (duplicates dropped, order kept) that ``rows`` do not hold complete: a run is done only
+    when an ok row of every one of its rules (:func:`expected_rules`) is there."""
+    configs = list(dict.fromkeys(configs))
+    done = complete_keys(rows, {c.hash: expected_rules(c) for c in configs})
+    return [c for c in configs if c.hash not in done]
+
+
 def run_grid(configs: Iterable[RunConfig], out, progress: bool = True, stack: int = 1, workers: int = 1,
              threads: int | None = None) -> dict:
-    """Run every config not yet done (status ok) in ``out``; append each run's rows as it finishes.
+    """Run every config not yet done in ``out``; write each run's rows as it finishes.
+
+    The results file is opened through :class:`aabigan.store.ResultsFile` before anything is trained: it is
+    locked against a second runner, its existing rows are checked (a malformed line is an error naming it),
+    and each run's rows are written all at once or not at all.  A run counts as done only when all its rows
+    are there (:func:`pending`); an incomplete one is trained again and its new rows replace the old.
 
     ``stack > 1`` trains up to that many configs that differ only by seed together (MLP AA-BiGAN runs,
-    :func:`run_stacked`); their rows are appended when the stack finishes.  ``workers > 1`` trains that
+    :func:`run_stacked`); their rows are written when the stack finishes.  ``workers > 1`` trains that
     many runs (or stacks) at once in fresh worker processes, each with ``threads`` torch threads (default:
-    the cores shared out); the rows are appended here, in the order the runs finish.  Workers import the
+    the cores shared out); the rows are written here, in the order the runs finish.  Workers import the
     package anew, so only methods registered by the package itself are available to them.  Returns counts:
     {"done_before": ..., "ran": ..., "failed": ...}.  Safe to interrupt and call again.
     """
     if int(workers) < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     configs = list(dict.fromkeys(configs))            # drop duplicates, keep order
-    done = {r["config_hash"] for r in read_rows(out) if r["status"] == "ok"}
-    todo = [c for c in configs if c.hash not in done]
-    counts = {"done_before": len(configs) - len(todo), "ran": 0, "failed": 0}
-    batches: list[list[RunConfig]] = []
-    for cfg in todo:                                  # consecutive configs of one stack key go together
-        last = batches[-1] if batches else None
-        if (stack > 1 and last and len(last) < stack and _stack_key(cfg) is not None
-                and _stack_key(cfg) == _stack_key(last[0])):
-            last.append(cfg)
-        else:
-            batches.append([cfg])
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=len(configs), initial=counts["done_before"], desc=f"runs -> {out.name}", unit="run")
-    if workers > 1:
-        unknown = sorted({c.method for c in todo
-                          if getattr(METHODS[c.method].build, "__module__", "").split(".")[0] != "aabigan"})
-        if unknown:
-            raise ValueError(f"methods {unknown} were registered at run time; worker processes cannot see them "
-                             "(use workers=1)")
-        batches.sort(key=_cost, reverse=True)        # longest first: the workers finish close together
-    for batch, results in _results(batches, int(workers), threads):
-        for cfg, rows in zip(batch, results):
-            _append(out, rows)
-            counts["ran"] += 1
-            counts["failed"] += rows[0]["status"] != "ok"
+    _commit()                                         # the commit of the code as the grid starts
+    with ResultsFile(out, RUN_SCHEMA) as store:
+        todo = pending(configs, store.rows)
+        started = {r["config_hash"] for r in store.rows if r["status"] == "ok"}
+        counts = {"done_before": len(configs) - len(todo), "ran": 0, "failed": 0}
+        batches: list[list[RunConfig]] = []
+        for cfg in todo:                              # consecutive configs of one stack key go together
+            last = batches[-1] if batches else None
+            if (stack > 1 and last and len(last) < stack and _stack_key(cfg) is not None
+                    and _stack_key(cfg) == _stack_key(last[0])):
+                last.append(cfg)
+            else:
+                batches.append([cfg])
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+            bar = tqdm(total=len(configs), initial=counts["done_before"], desc=f"runs -> {out.name}", unit="run")
+        if workers > 1:
+            unknown = sorted({c.method for c in todo
+                              if getattr(METHODS[c.method].build, "__module__", "").split(".")[0] != "aabigan"})
+            if unknown:
+                raise ValueError(f"methods {unknown} were registered at run time; worker processes cannot see "
+                                 "them (use workers=1)")
+            batches.sort(key=_cost, reverse=True)    # longest first: the workers finish close together
+        for batch, results in _results(batches, int(workers), threads):
+            for cfg, rows in zip(batch, results):
+                ok = rows[0]["status"] == "ok"
+                store.append(rows, replace={cfg.hash} if ok and cfg.hash in started else ())
+                counts["ran"] += 1
+                counts["failed"] += not ok
+            if bar is not None:
+                bar.update(len(batch))
+                bar.set_postfix(last=f"{cfg.dataset}/{cfg.method}/s{cfg.seed}", failed=counts["failed"])
         if bar is not None:
-            bar.update(len(batch))
-            bar.set_postfix(last=f"{cfg.dataset}/{cfg.method}/s{cfg.seed}", failed=counts["failed"])
-    if bar is not None:
-        bar.close()
+            bar.close()
     return counts
 
 

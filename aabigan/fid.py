@@ -39,6 +39,8 @@ from scipy import linalg
 from torch import nn
 from torch.nn import functional as F
 
+from .store import FID_SCHEMA as _FID_SCHEMA
+
 __all__ = ["frechet_distance", "activation_statistics", "fid", "InceptionFeatures", "StandInFeatures",
            "ClassifierFeatures", "InceptionWeightsError", "fid_row", "run_fid", "FID_FIELDS", "FID_EPOCHS",
            "FID_OBJECTIVES", "summarise_fid", "nine_class_data"]
@@ -46,11 +48,8 @@ __all__ = ["frechet_distance", "activation_statistics", "fid", "InceptionFeature
 #: Supp. F: "We train 20 epochs for F-MNIST and MNIST and 100 epochs for CIFAR-10" (the paper profile)
 FID_EPOCHS = {"paper": {"mnist": 20, "fmnist": 20, "cifar10": 100}}
 
-#: the fields of a :func:`fid_row` result, in order
-FID_FIELDS = ["status", "dataset", "objective", "anomaly_class", "profile", "seed", "fid", "rule", "epoch",
-              "fid_last", "fid_real", "epochs", "n_train", "n_reference", "n_generated", "feature_net", "feature_dim",
-              "feature_accuracy", "settings", "fit_seconds", "seconds", "device", "aabigan_version",
-              "torch_version", "torchvision_version", "python_version", "commit", "error", "finished_at"]
+#: the fields of a :func:`fid_row` result, in order (the results store's FID schema)
+FID_FIELDS = list(_FID_SCHEMA.fields)
 
 #: the detector's objectives, as Table 4 names them: (our name, the paper's nearest column)
 FID_OBJECTIVES = {"aa": ("AA-BiGAN", "AA-BiGAN"), "lsgan": ("LS-BiGAN", "LSGAN"), "bigan": ("BiGAN", "GAN")}
@@ -371,7 +370,7 @@ def fid_row(dataset: str, anomaly_class: int, profile: str | None = None, seed: 
     from . import __version__
     from .data import canonical_name
     from .detector import AABiGAN
-    from .experiments import _commit, _device_name
+    from .provenance import commit as _commit, device_name as _device_name
     from .profiles import get_profile
 
     if rule not in ("best", "last"):
@@ -445,7 +444,7 @@ def run_fid(datasets, anomaly_classes, out, objectives=("aa",), profile: str | N
     from pathlib import Path
 
     from .data import canonical_name
-    from .experiments import _append, read_rows
+    from .store import ResultsFile
     from .profiles import get_profile
 
     builders = {"classifier": lambda ds: ClassifierFeatures(ds), "inception": lambda ds: InceptionFeatures(),
@@ -457,8 +456,8 @@ def run_fid(datasets, anomaly_classes, out, objectives=("aa",), profile: str | N
             raise ValueError(f"unknown objective {o!r}; choose one of {', '.join(FID_OBJECTIVES)}")
     prof = get_profile(profile).name
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    done = {_fid_key(r) for r in read_rows(out) if r["status"] == "ok"}
+    store = ResultsFile(out, _FID_SCHEMA).open()       # locked and checked before anything is trained
+    done = {_fid_key(r) for r in store.rows if r["status"] == "ok"}
     counts = {"done_before": 0, "ran": 0, "failed": 0}
     cells = [(canonical_name(d), o, int(k), int(s)) for d in datasets for o in objectives
              for k in anomaly_classes for s in seeds]
@@ -466,27 +465,30 @@ def run_fid(datasets, anomaly_classes, out, objectives=("aa",), profile: str | N
     if progress:
         from tqdm.auto import tqdm
         bar = tqdm(total=len(cells), desc=f"FID -> {out.name}", unit="cell")
-    nets: dict[str, nn.Module] = {}
-    for ds, o, k, s in cells:
-        if ds not in nets:
-            nets[ds] = builders[features](ds)
-        net = nets[ds]
-        key = (ds, o, str(k), prof, str(s), rule, net.name)
-        if key in done:
-            counts["done_before"] += 1
-        else:
-            try:
-                row = fid_row(ds, k, prof, seed=s, feature_fn=net, rule=rule, objective=o)
-            except Exception as exc:   # recorded as failed, never as a number
-                row = {"status": "failed", "dataset": ds, "objective": o, "anomaly_class": k, "profile": prof,
-                       "seed": s, "rule": rule, "feature_net": net.name, "error": f"{type(exc).__name__}: {exc}"[:500],
-                       "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-            _append(out, [{f: row.get(f, "") for f in FID_FIELDS}], FID_FIELDS)
-            counts["ran"] += 1
-            counts["failed"] += row["status"] != "ok"
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(last=f"{ds}/{o}/{k}", failed=counts["failed"])
+    try:
+        nets: dict[str, nn.Module] = {}
+        for ds, o, k, s in cells:
+            if ds not in nets:
+                nets[ds] = builders[features](ds)
+            net = nets[ds]
+            key = (ds, o, str(k), prof, str(s), rule, net.name)
+            if key in done:
+                counts["done_before"] += 1
+            else:
+                try:
+                    row = fid_row(ds, k, prof, seed=s, feature_fn=net, rule=rule, objective=o)
+                except Exception as exc:   # recorded as failed, never as a number
+                    row = {"status": "failed", "dataset": ds, "objective": o, "anomaly_class": k, "profile": prof,
+                           "seed": s, "rule": rule, "feature_net": net.name, "error": f"{type(exc).__name__}: {exc}"[:500],
+                           "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+                store.append([{f: row.get(f, "") for f in FID_FIELDS}])
+                counts["ran"] += 1
+                counts["failed"] += row["status"] != "ok"
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(last=f"{ds}/{o}/{k}", failed=counts["failed"])
+    finally:
+        store.close()
     if bar is not None:
         bar.close()
     return counts

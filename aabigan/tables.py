@@ -17,6 +17,7 @@ import numpy as np
 
 from .data import DISPLAY_NAMES
 from .experiments import METHODS, read_rows
+from .store import check_unique
 
 __all__ = ["summarise", "paper_table", "compare", "in_table", "to_markdown", "to_wide", "paper_dir", "TABLE_KEYS", "run_time",
            "versus_paper"]
@@ -94,7 +95,11 @@ def _cell_value(row: dict, key: str):
 
 def summarise(rows: list[dict], keys=("dataset", "method"), rule: str = "val/auto", profile: str | None = None,
               metric: str = "auroc") -> list[dict]:
-    """Mean ± std (percent) of ``metric`` per cell, over the ok rows of one rule (and profile)."""
+    """Mean ± std (percent) of ``metric`` per cell, over the ok rows of one rule (and profile).
+
+    Refuses rows that report one run twice under one rule (:func:`aabigan.store.check_unique`: the same file
+    given twice, or two files holding the same runs): they would count one run as two."""
+    check_unique(rows, what="the rows to summarise")
     groups: dict[tuple, list[float]] = defaultdict(list)
     profiles: dict[tuple, set] = defaultdict(set)
     settings: dict[tuple, set] = defaultdict(set)

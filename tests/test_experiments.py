@@ -151,12 +151,43 @@ def test_unsupervised_method_never_sees_the_collected_anomalies(monkeypatch):
 @pytest.mark.parametrize("config, match", [
     (lambda: cfg(overrides=(("explode", True),)), "FloatingPointError: exploded on purpose"),
     (lambda: RunConfig("arrhythmia", "aabigan", gamma_l=0.9), "asks for .* collected anomalies"),
-    (lambda: RunConfig("thyroid", "aabigan", gamma_l=0.01, overrides=(("no_such_setting", 1),)), "no_such_setting"),
 ])
 def test_failed_runs_are_recorded_not_raised(config, match):
     rows = run_one(config())
     assert len(rows) == 1 and rows[0]["status"] == "failed" and rows[0]["auroc"] == ""
     assert pytest.importorskip("re").search(match, rows[0]["error"])
+
+
+def test_a_setting_no_method_has_is_an_error_before_any_run():
+    with pytest.raises(ValueError, match="AABiGAN has no setting 'no_such_setting'"):
+        RunConfig("thyroid", "aabigan", gamma_l=0.01, overrides=(("no_such_setting", 1),))
+    with pytest.raises(ValueError, match="DeepSAD has no setting 'no_such_setting'"):
+        RunConfig("thyroid", "deepsad", gamma_l=0.01, overrides=(("no_such_setting", 1),))
+
+
+def test_a_setting_the_method_lacks_changes_neither_its_run_nor_its_hash():
+    plain = RunConfig("thyroid", "deepsad", gamma_l=0.01, profile="cpu")
+    ema = RunConfig("thyroid", "deepsad", gamma_l=0.01, profile="cpu", overrides=(("ema_decay", 0.99),))
+    assert ema.overrides == () and ema.hash == plain.hash
+    assert RunConfig("thyroid", "aabigan", overrides=(("ema_decay", 0.99),)).overrides == (("ema_decay", 0.99),)
+
+
+def test_rows_record_what_the_baseline_ran():
+    """The settings column holds the estimator's own parameters: half the width for Deep SAD's family, no
+    AA-BiGAN-only setting; and from_row gives back the config (and its hash) from them."""
+    c = RunConfig("mnist", "deepsad", 0, (1,), 0.05, 0.0, 0, "cpu")
+    assert c.settings()["width"] == 16 and c.params() == {"batch_size": 64, "epochs": 20, "width": 8}
+    wide = RunConfig("mnist", "deepsad", 0, (1,), 0.05, 0.0, 0, "cpu", overrides=(("width", 32),))
+    assert wide.params()["width"] == 16
+    for config in (c, wide, RunConfig("thyroid", "ssad-hybrid", gamma_l=0.01, profile="cpu")):
+        row = {**run_row_fields(config), "settings": json.dumps(config.params())}
+        assert RunConfig.from_row(row) == config and RunConfig.from_row(row).hash == config.hash
+
+
+def run_row_fields(config):
+    return {"dataset": config.dataset, "method": config.method, "normal_class": config.normal_class,
+            "known_classes": " ".join(map(str, config.known_classes)), "gamma_l": config.gamma_l,
+            "gamma_p": config.gamma_p, "seed": config.seed, "profile": config.profile}
 
 
 def test_diverging_training_is_recorded_as_failed():
@@ -184,15 +215,15 @@ def test_runner_survives_an_interruption(tmp_path):
     with pytest.raises(KeyboardInterrupt):
         run_grid(configs, out, progress=False)
     assert [int(r["seed"]) for r in read_rows(out)] == [0]          # the finished row is kept
-    # a torn last line (killed mid-write) is ignored and cleaned up on the next append
-    with open(out, "a") as fh:
-        fh.write("deadbeef,ok,fixed,thyroid")
-    assert len(read_rows(out)) == 1
     fixed = [configs[0], cfg(seed=1), configs[2]]
     assert run_grid(fixed, out, progress=False) == {"done_before": 1, "ran": 2, "failed": 0}
     rows = read_rows(out)
     assert sorted(int(r["seed"]) for r in rows) == [0, 1, 2]
-    assert "deadbeef" not in out.read_text()
+    # a torn last line (the file edited or cut by something else) is an error naming it, never dropped
+    with open(out, "a") as fh:
+        fh.write("deadbeef,ok,fixed,thyroid")
+    with pytest.raises(ValueError, match=r"r\.csv:5: 4 values for 28 columns"):
+        run_grid(fixed, out, progress=False)
 
 
 def test_failed_runs_are_retried_on_the_next_pass(tmp_path):

@@ -28,7 +28,28 @@ def test_rows_carry_provenance_and_match_their_config(path):
         json.loads(r["settings"])
         if r["status"] == "ok":
             assert 0.0 <= float(r["auroc"]) <= 1.0
-        assert RunConfig.from_row(r).hash == r["config_hash"], f"{path.name}: stale row {r['config_hash']}"
+        cfg = RunConfig.from_row(r)
+        assert cfg.hash == r["config_hash"], f"{r.source}: stale row {r['config_hash']}"
+        # the settings column is what the method's estimator was built with
+        assert json.loads(r["settings"]) == cfg.params(), r.source
+
+
+def test_the_settings_migration_rewrites_old_rows_and_keeps_their_hashes(tmp_path):
+    """aabigan.migrations.settings_as_run: a baseline row of the old column (the profile's AA-BiGAN settings)
+    gets the estimator's parameters; its hash stays; a second pass changes nothing."""
+    from aabigan.migrations import settings_as_run
+    from aabigan.store import RUN_SCHEMA, ResultsFile
+
+    rows = [r for r in read_rows(RESULTS / "images-cpu.csv") if r["method"] == "deepsad"][:2]
+    old = [dict(r, settings=json.dumps(RunConfig.from_row(r).settings(), sort_keys=True)) for r in rows]
+    assert json.loads(old[0]["settings"])["width"] == 16 and "neg_batch_size" in json.loads(old[0]["settings"])
+    out = tmp_path / "old.csv"
+    with ResultsFile(out, RUN_SCHEMA) as store:
+        store.append(old)
+    assert settings_as_run(out) == 2 and settings_as_run(out) == 0
+    new = read_rows(out)
+    assert [dict(r) for r in new] == [dict(r) for r in rows]
+    assert json.loads(new[0]["settings"]) == {"batch_size": 64, "epochs": 20, "width": 8}
 
 
 def test_from_row_recovers_overrides():

@@ -21,45 +21,63 @@ from .nda import NDA
 from .ssdgm import SSDGM
 from .supervised import SupervisedClassifier
 
-__all__ = ["BASELINE_METHODS", "make_builder"]
+__all__ = ["BASELINE_METHODS", "make_builder", "make_resolver"]
 
 _AABIGAN_SETTINGS = frozenset(AABiGAN().get_params())
 
 
-def make_builder(cls, halve_width: bool = False, **fixed):
-    """A ``build(settings)`` for the runner: maps the settings the estimator has, see the module docstring."""
+def make_resolver(cls, halve_width: bool = False, **fixed):
+    """``resolve(settings)``: the parameters of ``cls`` that the settings set (see the module docstring),
+    with the method's fixed arguments -- what the baseline runs and what its rows record."""
     names = frozenset(cls().get_params())
 
-    def build(settings: dict):
-        kw = {}
+    def resolve(settings: dict) -> dict:
+        kw = dict(fixed)
         for key, value in settings.items():
             if key in names:
                 kw[key] = value
             elif key not in _AABIGAN_SETTINGS:
                 raise ValueError(f"{cls.__name__} has no setting {key!r}; its settings: {', '.join(sorted(names))}")
-        if halve_width and "width" in kw:
-            kw["width"] = max(4, int(kw["width"]) // 2)
-        return cls(**{**fixed, **kw})
+        if halve_width and "width" in settings and "width" in names:
+            kw["width"] = max(4, int(settings["width"]) // 2)
+        return kw
+
+    resolve.__name__ = f"resolve_{cls.__name__}"
+    return resolve
+
+
+def make_builder(cls, halve_width: bool = False, **fixed):
+    """A ``build(settings)`` for the runner: ``cls`` with the parameters :func:`make_resolver` gives."""
+    resolve = make_resolver(cls, halve_width, **fixed)
+
+    def build(settings: dict):
+        return cls(**resolve(settings))
 
     build.__name__ = f"build_{cls.__name__}"
+    build.resolve = resolve
     return build
 
 
-#: name -> (display name as the paper's tables print it, builder, uses the collected anomalies)
-BASELINE_METHODS = {
-    "ocsvm": ("OCSVM", make_builder(OCSVM, True, features="raw"), False),
-    "ocsvm-hybrid": ("OCSVM Hybrid", make_builder(OCSVM, True, features="hybrid"), False),
-    "deepsvdd": ("Deep SVDD", make_builder(DeepSVDD, True), False),
-    "deepsad": ("Deep SAD", make_builder(DeepSAD, True), True),
-    "cae": ("CAE", make_builder(CAE, True), False),
-    "alad": ("ALAD", make_builder(ALAD), False),
-    "ssad": ("SSAD Raw", make_builder(SSAD, True, features="raw"), True),
-    "ssad-hybrid": ("SSAD Hybrid", make_builder(SSAD, True, features="hybrid"), True),
-    "ssdgm": ("SS-DGM", make_builder(SSDGM, True), True),
-    "supervised": ("Supervised Classifier", make_builder(SupervisedClassifier, True), True),
-    "nda": ("NDA", make_builder(NDA), True),
-    "aad": ("AAD", make_builder(AAD), True),
+#: name -> (display name as the paper's tables print it, estimator, halve the width, fixed arguments,
+#: uses the collected anomalies)
+_SPECS = {
+    "ocsvm": ("OCSVM", OCSVM, True, {"features": "raw"}, False),
+    "ocsvm-hybrid": ("OCSVM Hybrid", OCSVM, True, {"features": "hybrid"}, False),
+    "deepsvdd": ("Deep SVDD", DeepSVDD, True, {}, False),
+    "deepsad": ("Deep SAD", DeepSAD, True, {}, True),
+    "cae": ("CAE", CAE, True, {}, False),
+    "alad": ("ALAD", ALAD, False, {}, False),
+    "ssad": ("SSAD Raw", SSAD, True, {"features": "raw"}, True),
+    "ssad-hybrid": ("SSAD Hybrid", SSAD, True, {"features": "hybrid"}, True),
+    "ssdgm": ("SS-DGM", SSDGM, True, {}, True),
+    "supervised": ("Supervised Classifier", SupervisedClassifier, True, {}, True),
+    "nda": ("NDA", NDA, False, {}, True),
+    "aad": ("AAD", AAD, False, {}, True),
 }
 
+#: name -> (display name as the paper's tables print it, builder, uses the collected anomalies)
+BASELINE_METHODS = {name: (display, make_builder(cls, halve, **fixed), uses)
+                    for name, (display, cls, halve, fixed, uses) in _SPECS.items()}
+
 for _name, (_display, _build, _uses) in BASELINE_METHODS.items():
-    register_method(Method(_name, _display, _build, uses_labels=_uses, per_epoch=False))
+    register_method(Method(_name, _display, _build, uses_labels=_uses, per_epoch=False, resolve=_build.resolve))
