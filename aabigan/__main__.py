@@ -4,27 +4,78 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from .experiments import GRIDS, METHODS, RunConfig, grid, read_rows, run_grid
 from .profiles import PROFILES, current_profile_name
 from .tables import TABLE_KEYS, compare, to_markdown, to_wide
 
 
+def _non_negative(text: str, what: str) -> int:
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{what}: {text.strip()!r} is not a non-negative integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{what}: {value} is negative")
+    return value
+
+
 def _int_list(text: str) -> list[int]:
-    """'0-4' -> [0..4]; '1,3,5' -> [1, 3, 5]."""
-    out = []
+    """'0-4' -> [0..4]; '1,3,5' -> [1, 3, 5].  An empty or descending range ('3-1'), a repeated value or
+    anything but non-negative integers is an error (argparse reports it), never an empty or altered list."""
+    out: list[int] = []
     for part in text.split(","):
         if "-" in part:
-            lo, hi = part.split("-")
-            out += list(range(int(lo), int(hi) + 1))
+            bounds = part.split("-")
+            if len(bounds) != 2:
+                raise argparse.ArgumentTypeError(f"{part!r} is not a range low-high of non-negative integers")
+            lo, hi = (_non_negative(b, f"range {part!r}") for b in bounds)
+            if hi < lo:
+                raise argparse.ArgumentTypeError(f"the range {part!r} is empty: it runs downwards; write it "
+                                                 f"low-high, e.g. {hi}-{lo}")
+            out += list(range(lo, hi + 1))
         else:
-            out.append(int(part))
+            out.append(_non_negative(part, f"{text!r}"))
+    twice = sorted({v for v in out if out.count(v) > 1})
+    if twice:
+        raise argparse.ArgumentTypeError(f"{text!r} lists {', '.join(map(str, twice))} more than once")
+    return out
+
+
+def _classes(text: str) -> list[int]:
+    """An :func:`_int_list` of image classes, 0-9."""
+    out = _int_list(text)
+    bad = [c for c in out if c > 9]
+    if bad:
+        raise argparse.ArgumentTypeError(f"class(es) {bad} do not exist: image classes are 0-9")
     return out
 
 
 def _pairs(text: str) -> list[tuple[int, int]]:
-    """'0:1,3:5' -> [(0, 1), (3, 5)] (normal class : first collected class)."""
-    return [tuple(int(v) for v in p.split(":")) for p in text.split(",")]  # type: ignore[misc]
+    """'0:1,3:5' -> [(0, 1), (3, 5)] (normal class : first collected class), classes 0-9, the two different."""
+    out = []
+    for part in text.split(","):
+        fields = part.split(":")
+        if len(fields) != 2:
+            raise argparse.ArgumentTypeError(f"{part!r} is not a pair normal:collected, e.g. 0:1")
+        normal, collected = (_non_negative(f, f"pair {part!r}") for f in fields)
+        if normal > 9 or collected > 9:
+            raise argparse.ArgumentTypeError(f"pair {part!r}: image classes are 0-9")
+        if normal == collected:
+            raise argparse.ArgumentTypeError(f"pair {part!r}: the collected anomaly class must differ from the "
+                                             "normal class")
+        if (normal, collected) in out:
+            raise argparse.ArgumentTypeError(f"{text!r} lists the pair {part!r} more than once")
+        out.append((normal, collected))
+    return out
+
+
+def _positive_int(text: str) -> int:
+    value = _non_negative(text, "value")
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be at least 1, got 0")
+    return value
 
 
 def _setting(text: str) -> tuple[str, object]:
@@ -54,10 +105,10 @@ def main(argv=None) -> int:
     r.add_argument("--gamma-p", type=float, default=0.0)
     r.add_argument("--profile", default=None, help=f"{', '.join(PROFILES)} (default: $AABIGAN_PROFILE or smoke)")
     r.add_argument("--out", required=True, help="results CSV to append to")
-    r.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
-    r.add_argument("--stack", type=int, default=1,
+    r.add_argument("--threads", type=_positive_int, default=None, help="torch threads (default: torch's choice)")
+    r.add_argument("--stack", type=_positive_int, default=1,
                    help="train up to this many seeds of one tabular AA-BiGAN cell together (default 1: one at a time)")
-    r.add_argument("--workers", type=int, default=1,
+    r.add_argument("--workers", type=_positive_int, default=1,
                    help="train this many runs (or stacks) at once in worker processes (default 1); with "
                         "--threads, the torch threads of each")
     r.add_argument("--set", dest="overrides", type=_setting, action="append", default=[], metavar="NAME=VALUE",
@@ -66,7 +117,7 @@ def main(argv=None) -> int:
 
     f = sub.add_parser("fid", help="Table 4: FID of generated images, appending rows to a CSV (resumable)")
     f.add_argument("--dataset", default="mnist,fmnist,cifar10", help="comma-separated image datasets")
-    f.add_argument("--classes", type=_int_list, default=list(range(10)),
+    f.add_argument("--classes", type=_classes, default=list(range(10)),
                    help="the left-out ('anomaly') classes, e.g. 0-9 (default) or 0,3")
     f.add_argument("--objectives", default="aa", help="comma-separated: aa (AA-BiGAN), lsgan, bigan")
     f.add_argument("--features", default="inception", choices=("inception", "classifier", "stand-in"),
@@ -75,7 +126,7 @@ def main(argv=None) -> int:
     f.add_argument("--seeds", type=_int_list, default=[0])
     f.add_argument("--profile", default=None, help=f"{', '.join(PROFILES)} (default: $AABIGAN_PROFILE or smoke)")
     f.add_argument("--out", required=True, help="results CSV to append to")
-    f.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    f.add_argument("--threads", type=_positive_int, default=None, help="torch threads (default: torch's choice)")
 
     t = sub.add_parser("table", help="mean ± std of a paper table from result rows, beside the paper's")
     t.add_argument("name", choices=sorted([*TABLE_KEYS, "table4"]))
@@ -125,6 +176,10 @@ def main(argv=None) -> int:
         print(f"{counts['ran']} runs ({counts['failed']} failed), {counts['done_before']} already done -> {args.out}")
         return 1 if counts["failed"] else 0
 
+    # read_rows gives no rows for a missing file (a grid not started yet); here a missing file is a typo
+    missing = [path for path in args.results if not Path(path).is_file()]
+    if missing:
+        t.error(f"results file(s) not found: {', '.join(missing)}")
     rows = [row for path in args.results for row in read_rows(path)]
     if args.name == "table4":
         from .fid import summarise_fid
