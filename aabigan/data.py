@@ -6,6 +6,13 @@ there.  When a file is missing, it is downloaded -- through torchvision for the 
 check for the ODDS tables -- into ``$AABIGAN_CACHE`` (default ``~/.cache/aabigan``).  When that fails, a
 :class:`~aabigan.errors.DataNotFoundError` names the file and every place it was looked for.
 
+Every file is checked against the SHA-256 the package ships (:mod:`aabigan._checksums`) the first time it
+is read (:func:`verify_file`); the verdict is kept, keyed on the file's path, size and modification time,
+for the process and in ``$AABIGAN_CACHE/verified-sha256.json``, so a file is hashed once, not at every
+start.  A damaged file -- a checksum that does not match, a truncated or unreadable file, a table whose
+labels do not match its rows -- raises :class:`~aabigan.errors.CorruptDataError`, which names the file
+and says what to do.
+
 :func:`make_split` builds every split of every experiment from one explicit seed:
 
 * training set: normal samples, ``gamma_l * n_normal`` collected anomalies (label 1) from ``k_l`` known
@@ -21,10 +28,13 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
+import numbers
 import os
 import pickle
 import shutil
 import urllib.request
+import zlib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -33,12 +43,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .errors import DataNotFoundError
-from .validation import check_fraction
+from ._checksums import SHA256
+from .errors import CorruptDataError, DataNotFoundError
+from .validation import check_fraction, check_integer
 
 __all__ = ["IMAGE_DATASETS", "ODDS_DATASETS", "DATASETS", "canonical_name", "data_root", "cache_dir",
-           "load_images", "load_odds", "to_model_input", "Split", "make_split", "make_toy_2d", "odds_statistics",
-           "CLASS_NAMES"]
+           "load_images", "load_odds", "verify_file", "to_model_input", "Split", "make_split", "make_toy_2d",
+           "odds_statistics", "CLASS_NAMES"]
 
 IMAGE_DATASETS = ("mnist", "fmnist", "cifar10")
 ODDS_DATASETS = ("arrhythmia", "cardio", "satellite", "satimage-2", "shuttle", "thyroid")
@@ -63,16 +74,11 @@ _IDX_FOLDERS = {"mnist": "MNIST", "fmnist": "FashionMNIST"}
 _IDX_FILES = {True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
               False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
 
-# ODDS files as distributed through PyOD's repository (Rayana, 2016), with their SHA-256.
+# ODDS files as distributed through PyOD's repository (Rayana, 2016), at these commits; their SHA-256 are
+# in aabigan._checksums under "odds/<name>.mat".
 _ODDS_URL = "https://raw.githubusercontent.com/yzhao062/pyod/{commit}/notebooks/data/{name}.mat"
-_ODDS_FILES = {
-    "arrhythmia": ("34f7996e", "e4d47e499591ae31e5d7f0cd983367092353eac240f48e14c9b36457edb3460d"),
-    "cardio": ("34f7996e", "5e568b6a73711012c481fa6cc984ab9c68e9a4fa44d6aeb3b43efa381c3f695b"),
-    "satellite": ("34f7996e", "6feac3112b9c14e1c3e60afc437f2f3d29dc1000119c9f950c628078778d6aa0"),
-    "satimage-2": ("34f7996e", "95c37a07cea2cb201f6900d14f521510e10b6b2f0074c06ac46d3157440ec67b"),
-    "shuttle": ("34f7996e", "b6e396c92354d5dcf5036901e36dc58e2913f2d1a5e138c35a2bedf9c69db899"),
-    "thyroid": ("ef6d5e8d", "49155d7861b977e90808faf68343ff67a67f63090c2744d514dbb67ac68e7e33"),
-}
+_ODDS_FILES = {"arrhythmia": "34f7996e", "cardio": "34f7996e", "satellite": "34f7996e", "satimage-2": "34f7996e",
+               "shuttle": "34f7996e", "thyroid": "ef6d5e8d"}
 
 
 def canonical_name(name: str) -> str:
@@ -92,17 +98,99 @@ def cache_dir() -> Path:
     return Path(os.environ.get("AABIGAN_CACHE", Path.home() / ".cache" / "aabigan")).expanduser()
 
 
+# --------------------------------------------------------------------------------------- integrity
+_REPLACE = ("Replace it with a good copy: delete it (the package downloads it again when it is missing and "
+            "you are online) or copy it afresh from the original distribution.")
+_VERDICTS = "verified-sha256.json"
+_VERIFIED: dict[str, tuple[int, int, str]] = {}   # resolved path -> (size, mtime_ns, sha256) found good
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _read_verdicts() -> dict:
+    try:
+        with open(cache_dir() / _VERDICTS) as fh:
+            verdicts = json.load(fh)
+    except (OSError, ValueError):
+        return {}
+    return verdicts if isinstance(verdicts, dict) else {}
+
+
+def _record_verdict(path: Path, digest: str) -> None:
+    """Remember that ``path`` (as it is now: size, mtime) has ``digest``, in this process and on disk."""
+    st = path.stat()
+    key = str(path.resolve())
+    _VERIFIED[key] = (st.st_size, st.st_mtime_ns, digest)
+    target = cache_dir() / _VERDICTS
+    try:
+        verdicts = _read_verdicts()
+        verdicts[key] = [st.st_size, st.st_mtime_ns, digest]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+        with open(tmp, "w") as fh:
+            json.dump(verdicts, fh, indent=0, sort_keys=True)
+        os.replace(tmp, target)
+    except OSError:   # a read-only cache: the verdict holds for this process only
+        pass
+
+
+def verify_file(path: Path, relative: str) -> None:
+    """Check a data file against the SHA-256 the package ships for ``relative`` (its path under a data
+    root, e.g. ``"odds/cardio.mat"``); a name without a shipped checksum is not checked.
+
+    Hashes a file once: a good verdict is kept, keyed on the file's resolved path, size and modification
+    time, in the process and in ``$AABIGAN_CACHE/verified-sha256.json`` (a file changed in place keeps
+    neither its size and its mtime, so it is hashed again).  Raises :class:`CorruptDataError` naming the
+    file when the checksum does not match."""
+    expected = SHA256.get(relative)
+    if expected is None:
+        return
+    path = Path(path)
+    st = path.stat()
+    key = str(path.resolve())
+    now = (st.st_size, st.st_mtime_ns, expected)
+    if _VERIFIED.get(key) == now:
+        return
+    if tuple(_read_verdicts().get(key, ())) == now:
+        _VERIFIED[key] = now
+        return
+    digest = _sha256(path)
+    if digest != expected:
+        raise CorruptDataError(
+            f"data file {path} is damaged (truncated, corrupt or not the original {relative}): its SHA-256 "
+            f"is {digest}, the original's {expected} ({st.st_size} bytes here). {_REPLACE}")
+    _record_verdict(path, digest)
+
+
+def _corrupt(path: Path, what: str, exc: BaseException | None = None) -> CorruptDataError:
+    reason = f" ({type(exc).__name__}: {exc})" if exc is not None else ""
+    return CorruptDataError(f"data file {path} is damaged: {what}{reason}. {_REPLACE}")
+
+
 # ------------------------------------------------------------------------------------------ images
 def _read_idx(path: Path) -> np.ndarray:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as fh:
-        raw = fh.read()
+    gz = path.suffix == ".gz"
+    try:
+        with (gzip.open if gz else open)(path, "rb") as fh:
+            raw = fh.read()
+    except (OSError, EOFError, zlib.error) as exc:     # gzip.BadGzipFile is an OSError
+        raise _corrupt(path, f"it cannot be read as {'gzip-compressed ' if gz else ''}IDX", exc) from None
     magic = int.from_bytes(raw[:4], "big")
     ndim = magic & 0xFF
-    if magic >> 8 != 0x08:
-        raise ValueError(f"{path} is not an unsigned-byte IDX file (magic {magic:#x})")
+    if len(raw) < 4 or magic >> 8 != 0x08 or ndim not in (1, 3):
+        raise _corrupt(path, f"it is not an unsigned-byte IDX file of labels or images (magic {magic:#x})")
+    header = 4 + 4 * ndim
     dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
-    return np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim).reshape(dims)
+    if len(raw) != header + int(np.prod(dims)):
+        raise _corrupt(path, f"its IDX header announces shape {tuple(dims)}, {header + int(np.prod(dims))} bytes, "
+                             f"but it holds {len(raw)} (truncated?)")
+    return np.frombuffer(raw, np.uint8, offset=header).reshape(dims)
 
 
 def _find(candidates: list[Path]) -> Path | None:
@@ -125,22 +213,50 @@ def _torchvision_download(name: str) -> Path:
     return root
 
 
+def _checked_labels(labels: np.ndarray, n_images: int, path: Path) -> np.ndarray:
+    if labels.ndim != 1 or len(labels) != n_images:
+        raise _corrupt(path, f"it holds {labels.size} labels for {n_images} images")
+    if len(labels) and (labels.min() < 0 or labels.max() > 9):
+        raise _corrupt(path, f"its labels range over {int(labels.min())}..{int(labels.max())}, not 0..9")
+    return labels
+
+
+def _read_cifar_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        with open(path, "rb") as fh:
+            d = pickle.load(fh, encoding="latin1")
+        data = np.asarray(d["data"], np.uint8)
+        labels = np.asarray(d["labels"], np.int64)
+    except Exception as exc:          # a damaged pickle can fail in many ways
+        raise _corrupt(path, "it cannot be read as a CIFAR-10 python batch", exc) from None
+    if data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
+        raise _corrupt(path, f"its data have shape {data.shape}, not (n, 3072)")
+    return data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), _checked_labels(labels, len(data), path)
+
+
 def _load_image_files(name: str, train: bool, root: Path) -> tuple[np.ndarray, np.ndarray] | None:
     if name in _IDX_FOLDERS:
         paths = [_find(_idx_candidates(root, name, stem)) for stem in _IDX_FILES[train]]
         if None in paths:
             return None
-        return _read_idx(paths[0]), _read_idx(paths[1]).astype(np.int64)
+        for p in paths:
+            verify_file(p, p.relative_to(root).as_posix())
+        images = _read_idx(paths[0])
+        labels = _read_idx(paths[1]).astype(np.int64)
+        if images.ndim != 3 or labels.ndim != 1:
+            raise _corrupt(paths[0] if images.ndim != 3 else paths[1], "it holds images where labels belong, or "
+                           "labels where images belong")
+        return images, _checked_labels(labels, len(images), paths[1])
     folder = root / "cifar-10-batches-py"
     files = [f"data_batch_{i}" for i in range(1, 6)] if train else ["test_batch"]
     if not all((folder / f).is_file() for f in files):
         return None
     xs, ys = [], []
     for f in files:
-        with open(folder / f, "rb") as fh:
-            d = pickle.load(fh, encoding="latin1")
-        xs.append(np.asarray(d["data"], np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
-        ys.append(np.asarray(d["labels"], np.int64))
+        verify_file(folder / f, f"cifar-10-batches-py/{f}")
+        x, y = _read_cifar_batch(folder / f)
+        xs.append(x)
+        ys.append(y)
     return np.concatenate(xs), np.concatenate(ys)
 
 
@@ -191,16 +307,8 @@ def to_model_input(images: np.ndarray, channels: int = 3, size: int = 32) -> np.
 
 
 # -------------------------------------------------------------------------------------------- ODDS
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _download_odds(name: str) -> Path:
-    commit, digest = _ODDS_FILES[name]
+    commit, digest = _ODDS_FILES[name], SHA256[f"odds/{name}.mat"]
     dest = cache_dir() / "odds" / f"{name}.mat"
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_suffix(".part")
@@ -208,16 +316,44 @@ def _download_odds(name: str) -> Path:
         shutil.copyfileobj(r, fh)
     if _sha256(tmp) != digest:
         tmp.unlink()
-        raise ValueError(f"the downloaded {name}.mat does not match its SHA-256 checksum")
+        raise CorruptDataError(f"the downloaded {name}.mat does not match its SHA-256 checksum")
     tmp.replace(dest)
+    _record_verdict(dest, digest)
     return dest
+
+
+def _read_odds(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """X and y of an ODDS .mat file, checked: y has one 0/1 label for each row of X, X is finite."""
+    from scipy.io import loadmat
+
+    try:
+        mat = loadmat(path)
+    except Exception as exc:          # scipy raises ValueError, TypeError, MatReadError, OSError, ...
+        raise _corrupt(path, "it cannot be read as a MATLAB .mat file", exc) from None
+    missing = [k for k in ("X", "y") if k not in mat]
+    if missing:
+        raise _corrupt(path, f"it holds no {' and no '.join(missing)} (its variables: "
+                             f"{', '.join(k for k in mat if not k.startswith('__')) or 'none'})")
+    try:
+        X = np.asarray(mat["X"], np.float64)
+        y = np.asarray(mat["y"])
+    except (TypeError, ValueError) as exc:
+        raise _corrupt(path, "its X is not a numeric array", exc) from None
+    if X.ndim != 2 or 0 in X.shape:
+        raise _corrupt(path, f"its X has shape {X.shape}, not (n_samples, n_features)")
+    if y.size != len(X) or (y.ndim > 1 and sorted(y.shape)[:-1] != [1] * (y.ndim - 1)):
+        raise _corrupt(path, f"its y holds {y.size} labels (shape {y.shape}) for the {len(X)} rows of X")
+    y = y.ravel()
+    if y.dtype.kind not in "biuf" or not set(np.unique(y).tolist()) <= {0, 1}:
+        raise _corrupt(path, "its y holds labels other than 0 (inlier) and 1 (outlier)")
+    if not np.all(np.isfinite(X)):
+        raise _corrupt(path, f"its X holds {int(np.sum(~np.isfinite(X)))} NaN or infinite values")
+    return X, y.astype(np.int64)
 
 
 @lru_cache(maxsize=8)
 def load_odds(name: str) -> tuple[np.ndarray, np.ndarray]:
     """X (float64, n x d) and y (int64, 1 = outlier) of an ODDS table."""
-    from scipy.io import loadmat
-
     name = canonical_name(name)
     if name not in ODDS_DATASETS:
         raise ValueError(f"{name!r} is not an ODDS dataset; ODDS datasets: {ODDS_DATASETS}")
@@ -230,10 +366,8 @@ def load_odds(name: str) -> tuple[np.ndarray, np.ndarray]:
             raise DataNotFoundError(
                 f"ODDS file {name}.mat not found: looked for {', '.join(str(c) for c in candidates)}; downloading "
                 f"failed ({type(exc).__name__}: {exc}). Set AABIGAN_DATA to the folder holding odds/{name}.mat.") from None
-    mat = loadmat(path)
-    X = np.asarray(mat["X"], np.float64)
-    y = np.asarray(mat["y"]).ravel().astype(np.int64)
-    return X, y
+    verify_file(path, f"odds/{name}.mat")
+    return _read_odds(path)
 
 
 def odds_statistics(name: str) -> dict:
@@ -316,8 +450,25 @@ def make_split(dataset: str, normal_class: int = 0, known_classes=None, n_known_
     gamma_l = check_fraction(gamma_l, "gamma_l", 0.0, 1.0, inclusive_high=name in IMAGE_DATASETS)
     gamma_p = check_fraction(gamma_p, "gamma_p", 0.0, 1.0, inclusive_high=name in IMAGE_DATASETS)
     val_fraction = check_fraction(val_fraction, "val_fraction", 0.0, 0.9)
-    if not isinstance(seed, (int, np.integer)) or seed < 0:
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    # class labels are integers: 0.5 or '3' would match no sample (zero normals, every evaluation sample
+    # an anomaly) instead of failing
+    classes_are = "0-9" if name in IMAGE_DATASETS else "0 (normal) and 1 (anomaly)"
+    normal_class = check_integer(normal_class, "normal_class", what=f"an integer class label ({classes_are})")
+    if known_classes is None:
+        n_known_classes = check_integer(n_known_classes, "n_known_classes", 0, what="a non-negative integer")
+    else:
+        given = list(np.atleast_1d(np.asarray(known_classes, dtype=object)))
+        known_classes = [check_integer(c, "known_classes", what=f"a list of integer class labels ({classes_are})")
+                         for c in given]
+        twice = sorted({c for c in known_classes if known_classes.count(c) > 1})
+        if twice:
+            raise ValueError(f"known_classes lists class(es) {twice} more than once ({known_classes}); give each "
+                             "collected class once")
+    for arg, value in (("max_train_normal", max_train_normal), ("max_eval", max_eval)):
+        if value is not None:
+            check_integer(value, arg, 1, what="None or a positive integer")
     rng = np.random.default_rng(int(seed))
 
     if name in IMAGE_DATASETS:
@@ -338,12 +489,12 @@ def make_split(dataset: str, normal_class: int = 0, known_classes=None, n_known_
                          + ("ODDS tables have one normal class, 0" if name in ODDS_DATASETS else "classes are 0-9"))
     anomaly_classes = np.array([c for c in classes if c != normal_class])
     if known_classes is None:
-        k = int(n_known_classes)
+        k = n_known_classes
         if not 0 <= k <= len(anomaly_classes):
             raise ValueError(f"n_known_classes must lie in [0, {len(anomaly_classes)}], got {k}")
         known = np.sort(rng.choice(anomaly_classes, k, replace=False)) if k else np.array([], int)
     else:
-        known = np.array(sorted(int(c) for c in np.atleast_1d(known_classes)), int)
+        known = np.array(sorted(known_classes), int)
         bad = [int(c) for c in known if c not in anomaly_classes]
         if bad:
             raise ValueError(f"known (collected) anomaly class(es) {bad} are not anomaly classes of {name} "
@@ -356,6 +507,8 @@ def make_split(dataset: str, normal_class: int = 0, known_classes=None, n_known_
     if max_train_normal is not None:
         normal_idx = normal_idx[:int(max_train_normal)]
     n_normal = len(normal_idx)
+    if n_normal == 0:
+        raise ValueError(f"the training part of {name} holds no sample of the normal class {normal_class}")
     n_l = _n_from_ratio(gamma_l, n_normal, ratio_of)
     n_p = _n_from_ratio(gamma_p, n_normal, ratio_of)
     collected = []

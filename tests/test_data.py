@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import builtins
 import csv
+import gzip
 import io
 import os
 import shutil
@@ -19,7 +20,7 @@ from sklearn.preprocessing import MinMaxScaler, StandardScaler
 
 from aabigan import data as D
 from aabigan.data import load_images, load_odds, make_split, make_toy_2d, odds_statistics
-from aabigan.errors import DataNotFoundError
+from aabigan.errors import CorruptDataError, DataNotFoundError
 
 REPO = Path(__file__).resolve().parents[1]
 ODDS_NAMES = ("arrhythmia", "cardio", "satellite", "satimage-2", "shuttle", "thyroid")
@@ -58,6 +59,11 @@ def no_writes(monkeypatch):
             monkeypatch.setattr(builtins, "open", real_open)
 
     return Guard()
+
+
+def _cache_files(cache: Path) -> list[str]:
+    """Files the loaders left in a cache folder (they may only remember which files passed their checksum)."""
+    return sorted(str(p.relative_to(cache)) for p in cache.rglob("*") if p.is_file()) if cache.exists() else []
 
 
 def _snapshot(root: Path) -> dict:
@@ -339,7 +345,7 @@ def test_load_images_from_read_only_root_writes_nothing(fresh_caches, no_writes,
         assert X.shape == (10000, 28, 28) and X.dtype == np.uint8 and y.dtype == np.int64
         assert _per_class(y, range(10))[:3].tolist() == [980, 1135, 1032]
         assert _snapshot(root) == before
-        assert not cache.exists()
+        assert _cache_files(cache) == []        # writes forbidden: not even the checksum verdict
     finally:
         root.chmod(0o755)
 
@@ -356,7 +362,7 @@ def test_loaders_write_nothing_to_the_shared_data(fresh_caches, no_writes, monke
         load_images("cifar10", False)
         load_odds("cardio")
     assert _snapshot(root) == before
-    assert not (tmp_path / "cache").exists()
+    assert _cache_files(tmp_path / "cache") == []
 
 
 def _offline(monkeypatch, tmp_path):
@@ -448,3 +454,196 @@ def test_odds_download_with_good_bytes(fresh_caches, monkeypatch, tmp_path):
     assert (cache / "odds" / "cardio.mat").read_bytes() == good
     assert sorted(p.name for p in (cache / "odds").iterdir()) == ["cardio.mat"]
     assert X.shape == (1831, 21) and y.sum() == 176
+
+
+# ===================================================================================== damaged files
+@pytest.fixture
+def data_copy(fresh_caches, monkeypatch, tmp_path):
+    """A data root in tmp_path with copies of chosen shared files (to damage), offline, and an empty verdict
+    cache; returns copy(relative path) -> the copy's path."""
+    root, cache = tmp_path / "data", tmp_path / "cache"
+    monkeypatch.setenv("AABIGAN_DATA", str(root))
+    monkeypatch.setenv("AABIGAN_CACHE", str(cache))
+    monkeypatch.setattr(D, "_torchvision_download", lambda name: pytest.fail("must not download"))
+    monkeypatch.setattr(D, "_download_odds", lambda name: pytest.fail("must not download"))
+    monkeypatch.setattr(D, "_VERIFIED", {}, raising=False)
+
+    def copy(rel: str) -> Path:
+        dest = root / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(SHARED / rel, dest)
+        dest.chmod(0o644)
+        return dest
+
+    return copy
+
+
+def _flip_byte(path: Path, at: int) -> None:
+    raw = bytearray(path.read_bytes())
+    raw[at] ^= 0xFF
+    path.write_bytes(bytes(raw))
+
+
+def _truncate(path: Path, keep: float = 0.5) -> None:
+    raw = path.read_bytes()
+    path.write_bytes(raw[:int(len(raw) * keep)])
+
+
+def test_a_damaged_odds_file_is_named_by_its_checksum(data_copy):
+    mat = data_copy("odds/cardio.mat")
+    _flip_byte(mat, 5000)
+    with pytest.raises(CorruptDataError) as info:
+        load_odds("cardio")
+    msg = str(info.value)
+    assert f"data file {mat} is damaged" in msg and "SHA-256" in msg
+    assert D.SHA256["odds/cardio.mat"] in msg and "delete it" in msg
+    with pytest.raises(CorruptDataError, match="cardio.mat is damaged"):     # through the split builder too
+        make_split("cardio")
+
+
+@pytest.mark.parametrize("rel, name, train", [
+    ("MNIST/raw/t10k-images-idx3-ubyte.gz", "mnist", False),
+    ("FashionMNIST/raw/t10k-labels-idx1-ubyte.gz", "fmnist", False),
+    ("cifar-10-batches-py/test_batch", "cifar10", False),
+])
+def test_a_truncated_image_file_is_named(data_copy, rel, name, train):
+    folder = rel.rsplit("/", 1)[0]
+    copies = {f.name: data_copy(f"{folder}/{f.name}") for f in (SHARED / folder).iterdir()
+              if f.name.startswith("t10k") or f.name == "test_batch"}
+    damaged = copies[rel.rsplit("/", 1)[1]]
+    _truncate(damaged)
+    with pytest.raises(CorruptDataError) as info:
+        load_images(name, train)
+    assert f"data file {damaged} is damaged" in str(info.value) and "SHA-256" in str(info.value)
+
+
+def test_checksums_ship_for_every_shared_file():
+    """The package's table holds the SHA-256 of every file of the shared data folder (its SHA256SUMS)."""
+    listed = dict(line.split()[::-1] for line in (SHARED / "SHA256SUMS").read_text().splitlines() if line.strip())
+    assert {k: D.SHA256[k] for k in listed} == listed
+
+
+def test_a_file_is_hashed_once(data_copy, monkeypatch, tmp_path):
+    """The verdict is kept for the process and on disk (keyed on path, size, mtime); a changed file is hashed
+    again."""
+    mat = data_copy("odds/thyroid.mat")
+    hashed = []
+    real = D._sha256
+    monkeypatch.setattr(D, "_sha256", lambda path: hashed.append(Path(path)) or real(path))
+    D.verify_file(mat, "odds/thyroid.mat")
+    D.verify_file(mat, "odds/thyroid.mat")
+    assert hashed == [mat]
+    assert _cache_files(tmp_path / "cache") == ["verified-sha256.json"]
+    monkeypatch.setattr(D, "_VERIFIED", {})             # a new process: the verdict on disk is used
+    load_odds("thyroid")
+    assert hashed == [mat]
+    os.utime(mat, ns=(mat.stat().st_atime_ns, mat.stat().st_mtime_ns + 10**9))   # touched: hashed again
+    D.verify_file(mat, "odds/thyroid.mat")
+    assert hashed == [mat, mat]
+    _flip_byte(mat, 100)                                 # changed in place
+    with pytest.raises(CorruptDataError, match="thyroid.mat is damaged"):
+        D.verify_file(mat, "odds/thyroid.mat")
+
+
+def test_a_file_without_a_shipped_checksum_is_not_hashed(data_copy, monkeypatch):
+    monkeypatch.setattr(D, "_sha256", lambda path: pytest.fail("must not hash"))
+    D.verify_file(SHARED / "README.md", "README.md")
+
+
+# files the checksum table does not cover (or a damaged one that matches an entry removed for the test) must
+# still fail on parsing, naming the file
+def _idx(dims, payload: bytes, kind: int = 0x08) -> bytes:
+    head = (kind << 8 | len(dims)).to_bytes(4, "big") + b"".join(int(d).to_bytes(4, "big") for d in dims)
+    return head + payload
+
+
+@pytest.fixture
+def unlisted(data_copy, monkeypatch):
+    """Like data_copy, with no shipped checksums: only the parsers stand between a bad file and the data."""
+    monkeypatch.setattr(D, "SHA256", {}, raising=False)
+    return data_copy
+
+
+def _write_mnist_test(root: Path, images: bytes, labels: bytes, gz: bool = False) -> Path:
+    folder = root / "MNIST" / "raw"
+    folder.mkdir(parents=True, exist_ok=True)
+    for stem, raw in (("t10k-images-idx3-ubyte", images), ("t10k-labels-idx1-ubyte", labels)):
+        if gz:
+            (folder / (stem + ".gz")).write_bytes(gzip.compress(raw))
+        else:
+            (folder / stem).write_bytes(raw)
+    return folder
+
+
+@pytest.mark.parametrize("images, labels, bad, match", [
+    (_idx((10, 28, 28), bytes(10 * 28 * 28 - 100)), _idx((10,), bytes(10)), "t10k-images-idx3-ubyte",
+     r"its IDX header announces shape \(10, 28, 28\), 7856 bytes, but it holds 7756 \(truncated\?\)"),
+    (_idx((10, 28, 28), bytes(10 * 28 * 28)), _idx((9,), bytes(9)), "t10k-labels-idx1-ubyte",
+     r"it holds 9 labels for 10 images"),
+    (_idx((10, 28, 28), bytes(10 * 28 * 28)), _idx((10,), bytes([12] * 10)), "t10k-labels-idx1-ubyte",
+     r"its labels range over 12..12, not 0..9"),
+    (b"not an IDX file at all", _idx((10,), bytes(10)), "t10k-images-idx3-ubyte", r"not an unsigned-byte IDX file"),
+])
+def test_a_bad_idx_file_is_named(unlisted, images, labels, bad, match):
+    folder = _write_mnist_test(Path(os.environ["AABIGAN_DATA"]), images, labels)
+    with pytest.raises(CorruptDataError, match=match) as info:
+        load_images("mnist", False)
+    assert f"data file {folder / bad} is damaged" in str(info.value)
+
+
+def test_a_bad_gzip_file_is_named(unlisted):
+    folder = _write_mnist_test(Path(os.environ["AABIGAN_DATA"]), _idx((10, 28, 28), bytes(7840)), _idx((10,), bytes(10)),
+                               gz=True)
+    _truncate(folder / "t10k-images-idx3-ubyte.gz", 0.5)
+    with pytest.raises(CorruptDataError, match=r"t10k-images-idx3-ubyte.gz is damaged: it cannot be read as "
+                                               r"gzip-compressed IDX \(EOFError"):
+        load_images("mnist", False)
+    (folder / "t10k-images-idx3-ubyte.gz").write_bytes(b"plain bytes, no gzip")
+    with pytest.raises(CorruptDataError, match=r"gzip-compressed IDX \(BadGzipFile"):
+        load_images("mnist", False)
+
+
+def test_a_bad_cifar_batch_is_named(unlisted):
+    import pickle
+
+    folder = Path(os.environ["AABIGAN_DATA"]) / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    (folder / "test_batch").write_bytes(b"\x80\x02garbage")
+    with pytest.raises(CorruptDataError, match=r"test_batch is damaged: it cannot be read as a CIFAR-10 python batch"):
+        load_images("cifar10", False)
+    with open(folder / "test_batch", "wb") as fh:
+        pickle.dump({"data": np.zeros((4, 3072), np.uint8), "labels": [0, 1, 2]}, fh)
+    with pytest.raises(CorruptDataError, match=r"test_batch is damaged: it holds 3 labels for 4 images"):
+        load_images("cifar10", False)
+    with open(folder / "test_batch", "wb") as fh:
+        pickle.dump({"data": np.zeros((4, 1000), np.uint8), "labels": [0, 1, 2, 3]}, fh)
+    with pytest.raises(CorruptDataError, match=r"its data have shape \(4, 1000\), not \(n, 3072\)"):
+        load_images("cifar10", False)
+
+
+@pytest.mark.parametrize("contents, match", [
+    # y shorter than X used to load, and the split dropped the rows without a label
+    (dict(X=np.ones((10, 3)), y=np.zeros((9, 1))), r"its y holds 9 labels \(shape \(9, 1\)\) for the 10 rows of X"),
+    (dict(X=np.ones((10, 3)), y=np.zeros((10, 2))), r"its y holds 20 labels"),
+    (dict(X=np.ones((10, 3))), r"it holds no y \(its variables: X\)"),
+    (dict(X=np.ones((10, 3)), y=np.full((10, 1), 2)), r"labels other than 0 \(inlier\) and 1 \(outlier\)"),
+    (dict(X=np.r_[np.ones((9, 3)), [[np.nan, 1, 1]]], y=np.zeros((10, 1))), r"its X holds 1 NaN or infinite"),
+    (dict(X=np.ones((10, 0)), y=np.zeros((10, 1))), r"its X has shape \(10, 0\)"),
+])
+def test_a_bad_odds_table_is_named(unlisted, contents, match):
+    from scipy.io import savemat
+
+    path = Path(os.environ["AABIGAN_DATA"]) / "odds" / "cardio.mat"
+    path.parent.mkdir(parents=True)
+    savemat(path, contents)
+    with pytest.raises(CorruptDataError, match=match) as info:
+        load_odds("cardio")
+    assert f"data file {path} is damaged" in str(info.value)
+
+
+def test_an_unreadable_mat_file_is_named(unlisted):
+    path = Path(os.environ["AABIGAN_DATA"]) / "odds" / "cardio.mat"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"MATLAB 5.0 MAT-file, but nothing more")
+    with pytest.raises(CorruptDataError, match=r"cardio.mat is damaged: it cannot be read as a MATLAB .mat file"):
+        load_odds("cardio")
