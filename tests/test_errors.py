@@ -5,6 +5,7 @@ must match).  Nothing bad may pass silently or turn into NaN.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,6 +13,7 @@ import pytest
 
 from aabigan import AABiGAN
 from aabigan import data as D
+from aabigan.__main__ import main
 from aabigan.errors import DataNotFoundError
 
 N, F = 40, 4
@@ -21,8 +23,8 @@ Y_OK = np.r_[np.zeros(N - 4, int), np.ones(4, int)]
 TINY = dict(epochs=1, batch_size=16, width=8, random_state=0)
 
 
-def with_value(value, where=(3, 1)):
-    X = X_OK.copy()
+def with_value(value, where=(3, 1), dtype=np.float32):
+    X = X_OK.astype(dtype)
     X[where] = value
     return X
 
@@ -81,6 +83,13 @@ CASES = [
     pytest.param(lambda ctx: ctx.fitted.decision_function(with_value(np.nan)[:5]), ValueError, r"non-finite",
                  id="decision-nan"),
     pytest.param(fit(y=np.r_[Y_OK[:-1], np.nan]), ValueError, r"y contains non-finite labels", id="y-nan"),
+    # ---- finite in float64 but beyond float32, the models' precision (it used to read "NaN or inf")
+    pytest.param(fit(with_value(1e39, dtype=np.float64)), ValueError,
+                 r"X contains 1 value\(s\) beyond float32's range \(\|x\| > 3.4e\+38; the largest is 1e\+39\), "
+                 r"which overflow float32", id="X-1e39"),
+    pytest.param(fit(with_value(-1e300, dtype=np.float64)), ValueError, r"beyond float32's range", id="X-minus-1e300"),
+    pytest.param(lambda ctx: ctx.fitted.decision_function(with_value(1e39, dtype=np.float64)[:5]), ValueError,
+                 r"overflow float32", id="decision-1e39"),
     # ---- wrong shapes
     pytest.param(fit(X_OK[:, 0], Y_OK), ValueError, r"X must be 2-D .* got shape \(40,\)", id="X-1d"),
     pytest.param(fit(X_OK.reshape(N, 2, 2), Y_OK), ValueError, r"must be 2-D .* got shape \(40, 2, 2\)", id="X-3d"),
@@ -91,6 +100,13 @@ CASES = [
     pytest.param(lambda ctx: ctx.fitted.predict(np.zeros(F, np.float32)), ValueError, r"must be 2-D",
                  id="predict-1d"),
     pytest.param(fit(y=Y_OK.reshape(-1, 2)), ValueError, r"y must be 1-D", id="y-2d"),
+    # ---- samples without features (they used to fit, and score every sample 0)
+    pytest.param(fit(X_OK[:, :0]), ValueError, r"X has samples of shape \(0,\), with no feature: .*0 feature",
+                 id="X-zero-features"),
+    pytest.param(fit(np.zeros((N, 0, 32, 32), np.float32)), ValueError, r"X has samples of shape \(0, 32, 32\), "
+                 r"with no feature", id="X-zero-channels"),
+    pytest.param(lambda ctx: ctx.fitted.decision_function(X_OK[:5, :0]), ValueError, r"with no feature",
+                 id="decision-zero-features"),
     # ---- wrong dtypes
     pytest.param(fit(X_OK.astype(str)), TypeError, r"X must be numeric, got dtype <U", id="X-strings"),
     pytest.param(fit(X_OK.astype(object)), TypeError, r"X must be numeric, got dtype object", id="X-object"),
@@ -130,6 +146,32 @@ CASES = [
                  id="known-equals-normal"),
     pytest.param(lambda ctx: D.make_split("mnist", normal_class=3, known_classes=[12]), ValueError,
                  r"\[12\] are not anomaly classes", id="known-class-12"),
+    # class labels that match no sample: zero normals, every evaluation sample labelled anomalous
+    pytest.param(lambda ctx: D.make_split("mnist", normal_class=0.5), TypeError,
+                 r"normal_class must be an integer class label \(0-9\), got 0\.5", id="normal-class-0.5"),
+    pytest.param(lambda ctx: D.make_split("mnist", normal_class="3"), TypeError,
+                 r"normal_class must be an integer class label \(0-9\), got '3'", id="normal-class-str"),
+    pytest.param(lambda ctx: D.make_split("cardio", normal_class=0.0), TypeError,
+                 r"normal_class must be an integer class label \(0 \(normal\) and 1 \(anomaly\)\), got 0\.0",
+                 id="odds-normal-class-float"),
+    pytest.param(lambda ctx: D.make_split("mnist", normal_class=True), TypeError, r"normal_class must be an integer",
+                 id="normal-class-bool"),
+    pytest.param(lambda ctx: D.make_split("mnist", known_classes=["3"]), TypeError,
+                 r"known_classes must be a list of integer class labels \(0-9\), got '3'", id="known-class-str"),
+    pytest.param(lambda ctx: D.make_split("mnist", known_classes=[1.5]), TypeError, r"known_classes must be",
+                 id="known-class-1.5"),
+    pytest.param(lambda ctx: D.make_split("mnist", n_known_classes=1.5), TypeError,
+                 r"n_known_classes must be a non-negative integer, got 1\.5", id="n-known-1.5"),
+    # a repeated class drew its collected anomalies twice, past the availability check
+    pytest.param(lambda ctx: D.make_split("mnist", normal_class=0, known_classes=[1, 1], max_train_normal=10),
+                 ValueError, r"known_classes lists class\(es\) \[1\] more than once \(\[1, 1\]\)",
+                 id="known-classes-repeated"),
+    pytest.param(lambda ctx: D.make_split("cardio", known_classes=[1, 1]), ValueError, r"more than once",
+                 id="odds-known-classes-repeated"),
+    pytest.param(lambda ctx: D.make_split("mnist", max_train_normal=0), ValueError,
+                 r"max_train_normal must be None or a positive integer, got 0", id="max-train-normal-0"),
+    pytest.param(lambda ctx: D.make_split("mnist", max_eval=2.5), TypeError, r"max_eval must be None or a positive",
+                 id="max-eval-float"),
     pytest.param(lambda ctx: D.make_split("mnist", n_known_classes=10), ValueError,
                  r"n_known_classes must lie in \[0, 9\], got 10", id="n-known-10"),
     pytest.param(lambda ctx: D.make_split("mnist", n_known_classes=0, gamma_l=0.05), ValueError,
@@ -138,9 +180,9 @@ CASES = [
     pytest.param(fit(objective="wgan"), ValueError, r"unknown objective 'wgan'; choose one of", id="objective"),
     pytest.param(fit(score="mahalanobis"), ValueError, r"unknown score 'mahalanobis'; choose one of", id="score"),
     pytest.param(fit(epoch_rule="first"), ValueError, r"unknown epoch_rule 'first'; choose one of", id="epoch-rule"),
-    pytest.param(fit(family="resnet"), ValueError, r"unknown network family 'resnet'", id="family"),
+    pytest.param(fit(family="resnet"), ValueError, r"unknown (network )?family 'resnet'", id="family"),
     pytest.param(fit(contamination=0.9), ValueError, r"contamination must lie in \[0.0, 0.5\]", id="contamination"),
-    pytest.param(fit(epochs=0), ValueError, r"epochs must be at least 1", id="epochs-0"),
+    pytest.param(fit(epochs=0), ValueError, r"epochs must be .*at least 1", id="epochs-0"),
     pytest.param(fit(lr_d=-1.0), ValueError, r"lr_d must be a positive number", id="lr-negative"),
     pytest.param(lambda ctx: D.make_split("cardio", ratio_of="test"), ValueError, r"ratio_of must be 'normal'",
                  id="ratio-of"),
@@ -154,6 +196,8 @@ CASES = [
                  id="gamma-l-1-odds"),
     pytest.param(lambda ctx: D.make_split("cardio", gamma_l="lots"), TypeError, r"gamma_l must be a number",
                  id="gamma-l-string"),
+    pytest.param(lambda ctx: D.make_split("cardio", gamma_l="0.05"), TypeError, r"gamma_l must be a number, got '0.05'",
+                 id="gamma-l-numeric-string"),
     pytest.param(lambda ctx: D.make_split("cardio", gamma_p=float("nan")), ValueError, r"gamma_p must lie in",
                  id="gamma-p-nan"),
     pytest.param(lambda ctx: D.make_split("arrhythmia", gamma_l=0.9), ValueError,
@@ -186,3 +230,48 @@ def restore_data_caches():
 def test_bad_input(action, exc, match, fitted_tiny, monkeypatch, tmp_path, restore_data_caches):
     with pytest.raises(exc, match=match):
         action(Ctx(fitted_tiny, monkeypatch, tmp_path))
+
+
+# ------------------------------------------------------------------------------------------ command line
+CLI_CASES = [
+    # an empty (descending) range used to run nothing, with exit status 0
+    pytest.param(["run", "--grid", "table2", "--seeds", "3-1"], r"argument --seeds: the range '3-1' is empty: it runs "
+                 r"downwards; write it low-high, e\.g\. 1-3", id="seeds-descending"),
+    pytest.param(["run", "--grid", "table2", "--seeds", "1,1"], r"'1,1' lists 1 more than once", id="seeds-repeated"),
+    pytest.param(["run", "--grid", "table2", "--seeds", "x"], r"argument --seeds: 'x': 'x' is not a non-negative integer",
+                 id="seeds-not-int"),
+    pytest.param(["run", "--grid", "table2", "--seeds", "1-2-3"], r"'1-2-3' is not a range", id="seeds-bad-range"),
+    # a pair whose collected class is the normal class was silently remapped
+    pytest.param(["run", "--grid", "table1", "--pairs", "0:0"], r"argument --pairs: pair '0:0': the collected anomaly "
+                 r"class must differ from the normal class", id="pairs-equal"),
+    pytest.param(["run", "--grid", "table1", "--pairs", "0:12"], r"pair '0:12': image classes are 0-9",
+                 id="pairs-out-of-range"),
+    pytest.param(["run", "--grid", "table1", "--pairs", "0-1"], r"'0-1' is not a pair normal:collected",
+                 id="pairs-malformed"),
+    pytest.param(["run", "--grid", "table1", "--pairs", "0:1,0:1"], r"lists the pair '0:1' more than once",
+                 id="pairs-repeated"),
+    pytest.param(["run", "--grid", "table2", "--stack", "0"], r"argument --stack: must be at least 1", id="stack-0"),
+    pytest.param(["run", "--grid", "table2", "--workers", "-1"], r"argument --workers: .*-1 is negative", id="workers-neg"),
+    pytest.param(["fid", "--classes", "10"], r"argument --classes: class\(es\) \[10\] do not exist", id="fid-classes"),
+]
+
+
+@pytest.mark.parametrize("argv, match", CLI_CASES)
+def test_bad_command_line_is_an_argparse_error(argv, match, tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(argv + ["--out", str(tmp_path / "rows.csv")] + (["--dry-run"] if argv[0] == "run" else []))
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert re.search(match, err), err
+    assert not (tmp_path / "rows.csv").exists()
+
+
+def test_table_of_a_missing_file_is_an_error(tmp_path, capsys):
+    """read_rows gives [] for a missing file (by design, for a grid not started); the table command must not
+    print "(no rows)" and exit 0 for a mistyped name."""
+    missing = tmp_path / "no-such-results.csv"
+    with pytest.raises(SystemExit) as info:
+        main(["table", "table2", str(missing)])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"results file(s) not found: {missing}" in err
