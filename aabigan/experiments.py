@@ -35,7 +35,7 @@ from .detector import AABiGAN
 from .profiles import get_profile
 from .provenance import commit as _commit, device_name as _device_name
 from .scores import SCORES, auprc, auroc
-from .store import ROW_FIELDS, RUN_SCHEMA, ResultsFile, complete_keys, read_rows
+from .store import CURVE_FIELDS, CURVE_SCHEMA, ROW_FIELDS, RUN_SCHEMA, ResultsFile, complete_keys, read_rows
 from .validation import check_fraction
 
 try:  # TEMPORARY until profiles.py defines it
@@ -43,7 +43,7 @@ try:  # TEMPORARY until profiles.py defines it
 except ImportError:
     RUNNER_BASE_SETTINGS = {}
 
-__all__ = ["METHODS", "RULES", "RunConfig", "run_one", "load_or_train", "figure_models", "run_grid", "pending",
+__all__ = ["METHODS", "RULES", "REPORTS", "RunConfig", "run_one", "load_or_train", "figure_models", "run_grid", "pending",
            "expected_rules", "read_rows", "grid", "GRIDS", "ROW_FIELDS", "rows_from_history"]
 
 
@@ -262,15 +262,33 @@ def _rows(cfg: RunConfig, model, split, seconds: float) -> list[dict]:
     return _stamp([{**_base_row(cfg), **extra, **r} for r in results])
 
 
-def _stamp(rows: list[dict]) -> list[dict]:
+def _curve_rows(cfg: RunConfig, model, split, seconds: float) -> list[dict]:
+    """One row per epoch: validation and test AUROC of both scores, the losses and the steps so far (the test
+    columns are for reporting: nothing is chosen with them)."""
+    if not METHODS[cfg.method].per_epoch:
+        raise ValueError(f"a learning curve needs a method reported per epoch; {cfg.method!r} is not one")
+    per_epoch = model._train_config().steps_per_epoch(split.info["n_normal"])
+    extra = {"status": "ok", "fit_seconds": round(seconds, 3),
+             "device": _device_name(getattr(model, "device_", "cpu")), "error": ""}
+    out = []
+    for h in model.history_:
+        out.append({**_base_row(cfg), **extra, "epoch": h["epoch"], "steps": h["epoch"] * per_epoch,
+                    "loss_d": h["loss_d"], "loss_ge": h["loss_ge"],
+                    **{f"{p}_auroc_{s}": h[f"{q}_auroc_{s}"] for p, q in (("val", "val"), ("test", "monitor"))
+                       for s in SCORES}})
+    return _stamp(out, CURVE_FIELDS)
+
+
+def _stamp(rows: list[dict], fields=ROW_FIELDS) -> list[dict]:
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    return [{k: r.get(k, "") for k in ROW_FIELDS} | {"finished_at": stamp} for r in rows]
+    return [{k: r.get(k, "") for k in fields} | {"finished_at": stamp} for r in rows]
 
 
-def _failed(cfg: RunConfig, exc: BaseException) -> list[dict]:
+def _failed(cfg: RunConfig, exc: BaseException, fields=ROW_FIELDS) -> list[dict]:
     if os.environ.get("AABIGAN_RAISE"):
         traceback.print_exc()
-    return _stamp([{**_base_row(cfg), "status": "failed", "rule": "", "error": f"{type(exc).__name__}: {exc}"[:500]}])
+    return _stamp([{**_base_row(cfg), "status": "failed", "rule": "", "error": f"{type(exc).__name__}: {exc}"[:500]}],
+                  fields)
 
 
 def _fit(model, split, X, y, per_epoch: bool) -> None:
@@ -326,16 +344,22 @@ def figure_models(directory, profile: str) -> dict[str, AABiGAN]:
     return out
 
 
-def run_one(cfg: RunConfig) -> list[dict]:
-    """Train and evaluate one config; returns its result rows (a single failed row on error)."""
+#: what a run reports: its rows under the selection rules, or its learning curve; with the results schema
+REPORTS = {"rules": (RUN_SCHEMA, _rows), "curve": (CURVE_SCHEMA, _curve_rows)}
+
+
+def run_one(cfg: RunConfig, report: str = "rules") -> list[dict]:
+    """Train and evaluate one config; returns its result rows (a single failed row on error): one per selection
+    rule (``report="rules"``), or one per epoch (``"curve"``, :data:`aabigan.store.CURVE_SCHEMA`)."""
+    schema, rows_of = REPORTS[report]
     try:
         split, X, y = _split(cfg)
         model = _build(cfg)
         t0 = time.perf_counter()
         _fit(model, split, X, y, METHODS[cfg.method].per_epoch)
-        return _rows(cfg, model, split, getattr(model, "fit_seconds_", None) or (time.perf_counter() - t0))
+        return rows_of(cfg, model, split, getattr(model, "fit_seconds_", None) or (time.perf_counter() - t0))
     except Exception as exc:  # recorded as failed, never as a number
-        return _failed(cfg, exc)
+        return _failed(cfg, exc, list(schema.fields))
 
 
 def _stack_key(cfg: RunConfig):
@@ -366,7 +390,9 @@ def run_stacked(cfgs: list[RunConfig]) -> list[list[dict]]:
 
 
 # ---------------------------------------------------------------------------------------- the runner
-def _run_batch(batch: list[RunConfig]) -> list[list[dict]]:
+def _run_batch(batch: list[RunConfig], report: str = "rules") -> list[list[dict]]:
+    if report != "rules":
+        return [run_one(c, report) for c in batch]
     return run_stacked(batch) if len(batch) > 1 else [run_one(batch[0])]
 
 
@@ -394,11 +420,11 @@ def _init_worker(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def _results(batches, workers: int, threads: int | None):
+def _results(batches, workers: int, threads: int | None, report: str = "rules"):
     """(batch, its rows per config) as each batch finishes: here, or in ``workers`` fresh processes."""
     if workers <= 1:
         for batch in batches:
-            yield batch, _run_batch(batch)
+            yield batch, _run_batch(batch, report)
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -406,7 +432,7 @@ def _results(batches, workers: int, threads: int | None):
     threads = threads or max(1, (os.cpu_count() or 1) // workers)
     ctx = multiprocessing.get_context("spawn")      # no fork of a process whose OpenMP threads are running
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(threads,)) as pool:
-        futures = {pool.submit(_run_batch, batch): batch for batch in batches}
+        futures = {pool.submit(_run_batch, batch, report): batch for batch in batches}
         try:
             for fut in as_completed(futures):
                 yield futures[fut], fut.result()
@@ -422,16 +448,20 @@ def expected_rules(cfg: RunConfig) -> set[str]:
     return set(RULES) if METHODS[cfg.method].per_epoch else {"fixed"}
 
 
-def pending(configs: Iterable[RunConfig], rows: Iterable[dict]) -> list[RunConfig]:
+def pending(configs: Iterable[RunConfig], rows: Iterable[dict], report: str = "rules") -> list[RunConfig]:
     """The configs (duplicates dropped, order kept) that ``rows`` do not hold complete: a run is done only
-    when an ok row of every one of its rules (:func:`expected_rules`) is there."""
+    when an ok row of every one of its rules (:func:`expected_rules`) is there; a learning curve
+    (``report="curve"``, written in one piece) when it has ok rows."""
     configs = list(dict.fromkeys(configs))
-    done = complete_keys(rows, {c.hash: expected_rules(c) for c in configs})
+    if report == "curve":
+        done = {r["config_hash"] for r in rows if r.get("status") == "ok"}
+    else:
+        done = complete_keys(rows, {c.hash: expected_rules(c) for c in configs})
     return [c for c in configs if c.hash not in done]
 
 
 def run_grid(configs: Iterable[RunConfig], out, progress: bool = True, stack: int = 1, workers: int = 1,
-             threads: int | None = None) -> dict:
+             threads: int | None = None, report: str = "rules") -> dict:
     """Run every config not yet done in ``out``; write each run's rows as it finishes.
 
     The results file is opened through :class:`aabigan.store.ResultsFile` before anything is trained: it is
@@ -445,14 +475,20 @@ def run_grid(configs: Iterable[RunConfig], out, progress: bool = True, stack: in
     the cores shared out); the rows are written here, in the order the runs finish.  Workers import the
     package anew, so only methods registered by the package itself are available to them.  Returns counts:
     {"done_before": ..., "ran": ..., "failed": ...}.  Safe to interrupt and call again.
+
+    ``report="curve"``: each run writes its learning curve instead (:data:`aabigan.store.CURVE_SCHEMA`, one
+    row per epoch: validation and test AUROC of both scores), to a file of curves; runs are not stacked.
     """
     if int(workers) < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
+    if report not in REPORTS:
+        raise ValueError(f"unknown report {report!r}; choose one of {', '.join(REPORTS)}")
     out = Path(out)
     configs = list(dict.fromkeys(configs))            # drop duplicates, keep order
+    stack = stack if report == "rules" else 1
     _commit()                                         # the commit of the code as the grid starts
-    with ResultsFile(out, RUN_SCHEMA) as store:
-        todo = pending(configs, store.rows)
+    with ResultsFile(out, REPORTS[report][0]) as store:
+        todo = pending(configs, store.rows, report)
         started = {r["config_hash"] for r in store.rows if r["status"] == "ok"}
         counts = {"done_before": len(configs) - len(todo), "ran": 0, "failed": 0}
         batches: list[list[RunConfig]] = []
@@ -474,7 +510,7 @@ def run_grid(configs: Iterable[RunConfig], out, progress: bool = True, stack: in
                 raise ValueError(f"methods {unknown} were registered at run time; worker processes cannot see "
                                  "them (use workers=1)")
             batches.sort(key=_cost, reverse=True)    # longest first: the workers finish close together
-        for batch, results in _results(batches, int(workers), threads):
+        for batch, results in _results(batches, int(workers), threads, report):
             for cfg, rows in zip(batch, results):
                 ok = rows[0]["status"] == "ok"
                 store.append(rows, replace={cfg.hash} if ok and cfg.hash in started else ())
@@ -530,8 +566,34 @@ def _grid_images(profile, datasets, methods, pairs, cells, seeds):
     return out
 
 
+#: the convergence study of the image networks (issue 13): (normal, collected) pairs, widths, and the CPU
+#: schedule it measures -- batch 64 + 16 for up to the paper's ~6000 steps, validation and test AUROC per epoch
+CONVERGENCE = {"pairs": ((0, 1), (3, 4), (7, 8)), "cifar10_pairs": ((0, 1),), "widths": (16, 32),
+               "settings": (("batch_size", 64), ("neg_batch_size", 16), ("epochs", 1), ("min_steps", 6000))}
+
+
+def _grid_convergence(datasets, methods, pairs, seeds):
+    """The convergence study: the ``paper`` profile's data (every normal training image of the class, the
+    whole test split) with :data:`CONVERGENCE`'s networks and schedule, gamma_l = 0.05; widths in the outer
+    loop, so the cheaper width's curves come first."""
+    datasets = [canonical_name(d) for d in (datasets or IMAGE_DATASETS)]
+    out = []
+    for w in CONVERGENCE["widths"]:
+        for d in datasets:
+            for n, first in (pairs or (CONVERGENCE["cifar10_pairs"] if d == "cifar10" else CONVERGENCE["pairs"])):
+                for m in methods or ["aabigan"]:
+                    for s in (seeds if seeds is not None else [0]):
+                        out.append(RunConfig(d, m, n, (first,), 0.05, 0.0, s, "paper",
+                                             CONVERGENCE["settings"] + (("width", w),)))
+    return out
+
+
 def grid(name: str, profile: str | None = None, datasets=None, methods=None, seeds=None, pairs=None) -> list[RunConfig]:
-    """The configs of a paper table: 'table1', 'table2' (= 'table8'), 'table5', 'table6', 'table7'."""
+    """The configs of a paper table: 'table1', 'table2' (= 'table8'), 'table5', 'table6', 'table7'; and
+    'convergence', the learning-curve study of the image networks (always on the ``paper`` profile's data,
+    :func:`_grid_convergence`; run it with ``report="curve"``)."""
+    if name == "convergence":
+        return _grid_convergence(datasets, methods, pairs, seeds)
     profile = get_profile(profile).name
     if name in ("table2", "table8"):
         return _grid_odds(profile, datasets, methods, seeds, default=TABLE2_METHODS if name == "table2" else TABLE8_METHODS)
@@ -551,6 +613,6 @@ def grid(name: str, profile: str | None = None, datasets=None, methods=None, see
     return _grid_images(profile, datasets, methods, pairs, cells[name], seeds)
 
 
-GRIDS = ("table1", "table2", "table5", "table6", "table7", "table8", "gamma_sweep")
+GRIDS = ("table1", "table2", "table5", "table6", "table7", "table8", "gamma_sweep", "convergence")
 
 from . import baselines as _baselines  # noqa: E402,F401  (registers the baselines)

@@ -39,7 +39,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-__all__ = ["Schema", "RUN_SCHEMA", "FID_SCHEMA", "SCHEMAS", "ROW_FIELDS", "FID_FIELDS", "Row", "ResultsFile",
+__all__ = ["Schema", "RUN_SCHEMA", "FID_SCHEMA", "CURVE_SCHEMA", "SCHEMAS", "ROW_FIELDS", "FID_FIELDS", "CURVE_FIELDS",
+           "Row", "ResultsFile",
            "ResultsFileError", "ResultsLockedError", "ResultsWriteError", "read_rows", "check_unique",
            "complete_keys"]
 
@@ -80,6 +81,11 @@ FID_FIELDS = ["status", "dataset", "objective", "anomaly_class", "profile", "see
               "feature_accuracy", "settings", "fit_seconds", "seconds", "device", "aabigan_version",
               "torch_version", "torchvision_version", "python_version", "commit", "error", "finished_at"]
 
+CURVE_FIELDS = ["config_hash", "status", "dataset", "method", "normal_class", "known_classes", "gamma_l", "gamma_p",
+                "seed", "profile", "epoch", "steps", "val_auroc_reconstruction", "val_auroc_latent",
+                "test_auroc_reconstruction", "test_auroc_latent", "loss_d", "loss_ge", "fit_seconds", "device",
+                "aabigan_version", "torch_version", "python_version", "commit", "settings", "error", "finished_at"]
+
 #: AUROC runs (:mod:`aabigan.experiments`): one row per (run, selection rule)
 RUN_SCHEMA = Schema("run", tuple(ROW_FIELDS), key=("config_hash", "rule"),
                     required=("config_hash", "rule", "dataset", "method", "normal_class", "seed", "profile",
@@ -91,7 +97,13 @@ FID_SCHEMA = Schema("fid", tuple(FID_FIELDS),
                     required=("dataset", "objective", "anomaly_class", "profile", "seed", "rule", "feature_net",
                               "finished_at"),
                     numeric=("fid",))
-SCHEMAS = (RUN_SCHEMA, FID_SCHEMA)
+#: learning curves (:func:`aabigan.experiments.run_grid` with ``report="curve"``): one row per (run, epoch)
+CURVE_SCHEMA = Schema("curve", tuple(CURVE_FIELDS), key=("config_hash", "epoch"),
+                      required=("config_hash", "dataset", "method", "normal_class", "seed", "profile", "epoch",
+                                "steps", "finished_at"),
+                      numeric=("gamma_l", "gamma_p", "val_auroc_reconstruction", "val_auroc_latent",
+                               "test_auroc_reconstruction", "test_auroc_latent"))
+SCHEMAS = (RUN_SCHEMA, FID_SCHEMA, CURVE_SCHEMA)
 _STATUSES = ("ok", "failed")
 
 

@@ -383,3 +383,28 @@ def test_versus_paper_compares_at_one_decimal(mean, expected):
 
 def test_read_rows_of_a_missing_file_is_empty(tmp_path):
     assert read_rows(tmp_path / "not-yet-written.csv") == []
+
+
+def test_a_learning_curve_run_writes_one_row_per_epoch_and_resumes(tmp_path):
+    from aabigan.store import CURVE_FIELDS
+
+    out = tmp_path / "curves.csv"
+    c = RunConfig("thyroid", "aabigan", gamma_l=0.01, profile="smoke", overrides=(("epochs", 3),))
+    assert run_grid([c], out, progress=False, report="curve") == {"done_before": 0, "ran": 1, "failed": 0}
+    rows = read_rows(out)
+    assert list(rows[0]) == CURVE_FIELDS and [int(r["epoch"]) for r in rows] == [1, 2, 3]
+    steps = [int(r["steps"]) for r in rows]
+    assert steps[0] > 0 and steps == [steps[0] * e for e in (1, 2, 3)]
+    assert all(0 <= float(r[f"{p}_auroc_{s}"]) <= 1 for r in rows for p in ("val", "test")
+               for s in ("reconstruction", "latent"))
+    assert run_grid([c], out, progress=False, report="curve")["done_before"] == 1
+    with pytest.raises(ValueError, match="header"):                 # a curve file is not a file of rule rows
+        run_grid([c], out, progress=False)
+
+
+def test_the_convergence_grid_uses_the_full_data_and_the_studied_schedule():
+    g = grid("convergence")
+    assert {c.profile for c in g} == {"paper"} and {c.gamma_l for c in g} == {0.05}
+    assert [dict(c.overrides)["width"] for c in g] == [16] * 7 + [32] * 7      # the cheaper width first
+    assert sum(c.dataset == "cifar10" for c in g) == 2
+    assert all(c.settings()["min_steps"] == 6000 and c.settings()["batch_size"] == 64 for c in g)
