@@ -13,9 +13,11 @@ from scipy.optimize import Bounds, LinearConstraint, minimize
 
 from aabigan.baselines import (AAD, ALAD, CAE, NDA, OCSVM, SSAD, SSDGM, DeepSAD, DeepSVDD,
                                SupervisedClassifier)
+from aabigan.baselines._nets import Discriminator
 from aabigan.baselines.kernel import rbf_kernel, solve_ssad_dual
 from aabigan.baselines.registry import BASELINE_METHODS
 from aabigan.data import make_split
+from aabigan.errors import DegenerateScoresError
 from aabigan.experiments import METHODS, RunConfig, grid, run_one
 from aabigan.profiles import get_profile
 from aabigan.scores import auroc
@@ -140,6 +142,71 @@ def test_bad_parameters_name_the_problem(det, match):
     X, y, _ = DATA
     with pytest.raises(ValueError, match=match):
         det.fit(X, y)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_samples_without_features_or_beyond_float32_are_errors(name):
+    """X with no feature used to fit and score every sample 0 (SSAD, Deep SAD, the supervised classifier, ...);
+    1e39 overflows float32 and was reported as NaN or inf."""
+    X, y, _ = DATA
+    with pytest.raises(ValueError, match=r"X has samples of shape \(0,\), with no feature"):
+        FAST[name]().fit(X[:, :0], y)
+    big = X.astype(np.float64)
+    big[7, 1] = 1e39
+    with pytest.raises(ValueError, match=r"1 value\(s\) beyond float32's range .*overflow float32"):
+        FAST[name]().fit(big, y)
+
+
+def _bad_params():
+    """(estimator, parameter, bad value) for every class and every shared parameter it has, and the
+    class-specific ones; each must fail in fit with an error that names the parameter."""
+    shared = {"epochs": [float("nan"), float("inf"), 1.7, 2.0, True, 0, -3, "10"], "batch_size": [0, float("inf")],
+              "neg_batch_size": [-2, 0, 1.5], "width": [0, -8, 7.5], "rep_dim": [0, 2.5], "latent_dim": [0, -1],
+              "hidden": [(0,), (), (32, -1), "32", 32], "bias": ["yes", 1], "lr": [0, float("nan"), "fast"],
+              "ae_lr": [-1e-4], "lr_ge": [float("inf")], "lr_d": [0], "lr_g": [-1],
+              "weight_decay": [-1, float("nan")], "ae_weight_decay": [-1e-6],
+              "random_state": ["abc", -1, 1.5, 2**32, True], "device": ["gpu0", 3],
+              "contamination": [float("nan"), "0.1"]}
+    specific = {OCSVM: {"nu": ["abc", float("nan"), 1.5], "gamma": [-1.0, "auto", float("nan")]},
+                SSAD: {"gamma": [0], "kappa": [-1, float("nan")], "C_l": ["1"], "max_iter": [1.5], "tol": [0]},
+                DeepSAD: {"eta": [float("nan")], "ae_epochs": [-1, 1.5]}, DeepSVDD: {"ae_epochs": [float("nan")]},
+                SSDGM: {"prior": [1.0, 0.0, "half", float("nan")], "alpha": [-0.1]},
+                NDA: {"lam": [float("nan"), "x", 1.5]}, AAD: {"tau": [float("nan"), 0], "n_estimators": [0, 10.5]},
+                ALAD: {"score": ["logits"]}}
+    cases = []
+    for cls in {type(FAST[n]()) for n in NAMES}:
+        names = cls().get_params()
+        for param, values in {**shared, **specific.get(cls, {})}.items():
+            if param in names:
+                cases += [pytest.param(cls, param, v, id=f"{cls.__name__}-{param}-{v!r}") for v in values]
+    return sorted(cases, key=lambda c: c.id)
+
+
+@pytest.mark.parametrize("cls, param, value", _bad_params())
+def test_every_bad_hyper_parameter_is_named(cls, param, value):
+    X, y, _ = DATA
+    extra = {"features": "hybrid"} if cls in (OCSVM, SSAD) else {}
+    with pytest.raises((TypeError, ValueError), match=rf"\b{param}\b"):
+        cls(**{**extra, param: value}).fit(X[:40], y[:40] if cls is not SupervisedClassifier else np.r_[y[:35], [1] * 5])
+
+
+def test_dropout_must_leave_units():
+    with pytest.raises(ValueError, match=r"dropout must lie in \[0, 1\)"):
+        Discriminator((8,), dropout=1.0)
+
+
+def test_the_supervised_classifier_does_not_collapse_silently():
+    """Inputs x 1e30 overflow the network's batch normalisation: the classifier used to give every sample the
+    same score (AUROC 0.5) without an error."""
+    X, y, _ = DATA
+    with pytest.raises(DegenerateScoresError, match=r"SupervisedClassifier gave all 515 training samples the same "
+                                                    r"score .* X holds values up to .*e\+30 .* rescale X"):
+        SupervisedClassifier(epochs=2, batch_size=64, random_state=0).fit(X * 1e30, y)
+    det = SupervisedClassifier(epochs=2, batch_size=64, random_state=0)
+    with pytest.raises(DegenerateScoresError, match=r"all samples of X are identical"):
+        det.fit(np.ones_like(X), y)
+    with pytest.raises(RuntimeError, match="not fitted"):          # no half-fitted detector is left
+        det.decision_function(X)
 
 
 @pytest.mark.parametrize("name", ["ocsvm", "cae", "deepsvdd"])

@@ -5,6 +5,10 @@ collected anomaly and 0 for an unlabelled sample; ``decision_function`` (higher 
 ``decision_scores_``, ``threshold_`` (the ``1 - contamination`` quantile of the training scores),
 ``labels_`` and ``predict``.  ``__init__`` only stores its arguments; the seed and the device are resolved
 in ``fit``; ``random_state`` fixes the whole fit (on the CPU).
+
+``fit`` checks every hyper-parameter before it trains: the ones the baselines share by name
+(:data:`SHARED_PARAMS`: epochs, batch sizes, widths, learning rates, ...) here, the others in each class's
+``_check_params``; a bad value raises an error that names it.
 """
 from __future__ import annotations
 
@@ -18,25 +22,52 @@ from torch import nn
 from sklearn.base import BaseEstimator
 
 from ..detector import resolve_device
-from ..errors import TrainingDivergedError
-from ..validation import check_fraction, check_X, check_y
+from ..errors import DegenerateScoresError, TrainingDivergedError
+from ..validation import check_fraction, check_integer, check_positive, check_random_state, check_X, check_y
 from ._nets import AutoEncoder, build_autoencoder
 
 __all__ = ["BaseDetector", "AEFeatures", "minibatches", "draw", "lr_scheduler", "train_autoencoder",
            "reconstruction_error", "batched", "eval_mode", "flatten", "check_positive"]
 
 
-def check_positive(value, name: str, integer: bool = False, allow_zero: bool = False) -> float:
-    """A positive (or non-negative) finite number; raise naming the parameter otherwise."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a number, got {value!r}") from None
-    ok = math.isfinite(v) and (v >= 0 if allow_zero else v > 0) and (not integer or v == int(v))
-    if not ok:
-        kind = "integer" if integer else "number"
-        raise ValueError(f"{name} must be a {'non-negative' if allow_zero else 'positive'} {kind}, got {value!r}")
-    return int(v) if integer else v
+def _positive_int(value, name):
+    return check_positive(value, name, integer=True)
+
+
+def _optional(check):
+    return lambda value, name: None if value is None else check(value, name)
+
+
+def check_hidden(value, name: str = "hidden") -> None:
+    """None (the default layers) or a non-empty sequence of positive integers (the hidden layer sizes)."""
+    if value is None:
+        return
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) == 0:
+        raise TypeError(f"{name} must be None or a non-empty sequence of positive integers (the hidden layer "
+                        f"sizes), got {value!r}")
+    for v in value:
+        check_integer(v, name, 1, what=f"None or a non-empty sequence of positive integers, got {value!r}; an entry")
+
+
+def check_bool(value, name: str) -> None:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+
+
+#: hyper-parameters that mean the same in every baseline that has them, and their checks (run by ``fit``)
+SHARED_PARAMS = {
+    "epochs": _positive_int,
+    "batch_size": _positive_int,
+    "neg_batch_size": _optional(_positive_int),
+    "width": _positive_int,
+    "rep_dim": _optional(_positive_int),
+    "latent_dim": _optional(_positive_int),
+    "hidden": check_hidden,
+    "bias": check_bool,
+    **{lr: check_positive for lr in ("lr", "ae_lr", "lr_ge", "lr_d", "lr_g")},
+    **{wd: lambda v, n: check_positive(v, n, allow_zero=True) for wd in ("weight_decay", "ae_weight_decay")},
+    "random_state": check_random_state,
+}
 
 
 class BaseDetector(BaseEstimator):
@@ -64,14 +95,22 @@ class BaseDetector(BaseEstimator):
         X = check_X(X, "X", min_samples=2)
         y = np.zeros(len(X), np.int64) if y is None else check_y(y, len(X))
         check_fraction(self.contamination, "contamination", 0.0, 0.5)
+        for name, value in self.get_params(deep=False).items():
+            if name in SHARED_PARAMS:
+                SHARED_PARAMS[name](value, name)
         self._check_params()
         X_fit, y_fit = (X, y) if self.uses_labels else (X[y == 0], y[y == 0])
         if int(np.sum(y_fit == 0)) < 2:
             raise ValueError(f"X has {int(np.sum(y_fit == 0))} unlabelled samples; at least 2 are needed")
-        self.device_ = resolve_device(self.device)
+        try:
+            self.device_ = resolve_device(self.device)
+        except (RuntimeError, TypeError) as exc:     # torch's message for a malformed device string
+            raise ValueError(f"device must be None, 'auto' or a torch device such as 'cpu' or 'cuda:0', got "
+                             f"{self.device!r} ({exc})") from None
         self.sample_shape_ = tuple(int(s) for s in X.shape[1:])
         self.n_collected_ = int(y_fit.sum())
-        seed = self.random_state if self.random_state is not None else int(np.random.SeedSequence().entropy % 2**31)
+        seed = check_random_state(self.random_state)
+        seed = seed if seed is not None else int(np.random.SeedSequence().entropy % 2**31)
         self.seed_ = int(seed)
         devices = [self.device_.index or 0] if self.device_.type == "cuda" else []
         t0 = time.perf_counter()
@@ -80,9 +119,28 @@ class BaseDetector(BaseEstimator):
             self._fit(X_fit, y_fit, self.seed_)
         self.fit_seconds_ = time.perf_counter() - t0
         self.decision_scores_ = self.decision_function(X)
+        self._check_not_degenerate(X)
         self.threshold_ = float(np.quantile(self.decision_scores_, 1 - float(self.contamination)))
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
         return self
+
+    def _check_not_degenerate(self, X: np.ndarray) -> None:
+        """One score for every training sample ranks nothing: an error, not a silent AUROC of 0.5."""
+        s = self.decision_scores_
+        if len(s) < 2 or np.ptp(s) > 0:
+            return
+        del self.fit_seconds_                      # not fitted: no half-usable detector is left behind
+        big = float(np.abs(X).max())
+        if np.ptp(X.reshape(len(X), -1), axis=0).max() == 0:
+            why = "all samples of X are identical"
+        elif big > 1e15:
+            why = (f"X holds values up to {big:.3g} in magnitude, and at such a scale the network's float32 "
+                   "arithmetic overflows (batch normalisation squares its inputs); rescale X, e.g. to [0, 1] or "
+                   "to unit variance")
+        else:
+            why = "the model collapsed; try other hyper-parameters (a smaller learning rate, more epochs)"
+        raise DegenerateScoresError(f"{type(self).__name__} gave all {len(s)} training samples the same score "
+                                    f"({s[0]:.6g}), so it cannot rank them: {why}")
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "fit_seconds_"):
@@ -211,10 +269,6 @@ class AEFeatures:
     def _check_features(self) -> None:
         if self.features not in ("raw", "hybrid"):
             raise ValueError(f"features must be 'raw' or 'hybrid', got {self.features!r}")
-        if self.features == "hybrid":
-            check_positive(self.epochs, "epochs", integer=True)
-            check_positive(self.batch_size, "batch_size", integer=True)
-            check_positive(self.lr, "lr")
 
     def _fit_features(self, X_unlabelled: np.ndarray, seed: int) -> None:
         self.autoencoder_ = None

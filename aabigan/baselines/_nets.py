@@ -125,6 +125,8 @@ class Discriminator(nn.Module):
 
     def __init__(self, shape: tuple[int, ...], width: int = 64, dropout: float = 0.2):
         super().__init__()
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+            raise ValueError(f"dropout must lie in [0, 1) (1 would drop every unit), got {dropout!r}")
         shape = tuple(int(s) for s in shape)
         lrelu = lambda: nn.LeakyReLU(0.2)  # noqa: E731
         if _is_table(shape):

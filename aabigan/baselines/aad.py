@@ -5,7 +5,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.ensemble import IsolationForest
 
-from ..validation import check_X
+from ..validation import check_fraction, check_X
 from ._base import BaseDetector, check_positive, flatten
 
 __all__ = ["AAD", "average_path_length"]
@@ -68,8 +68,7 @@ class AAD(BaseDetector):
         check_positive(self.lam, "lam")
         check_positive(self.n_rounds, "n_rounds", integer=True)
         check_positive(self.n_steps, "n_steps", integer=True)
-        if not 0 < float(self.tau) < 1:
-            raise ValueError(f"tau must lie in (0, 1), got {self.tau!r}")
+        check_fraction(self.tau, "tau", 0.0, 1.0, inclusive_low=False, inclusive_high=False)
 
     def _leaf_matrix(self, F: np.ndarray) -> sparse.csr_matrix:
         """Rows z(x): one nonzero per tree, in the column of the leaf x reaches; unit length."""

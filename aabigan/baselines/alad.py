@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from ..detector import AABiGAN
-from ._base import BaseDetector, batched, check_positive, eval_mode
+from ._base import BaseDetector, batched, eval_mode
 
 __all__ = ["ALAD", "pair_features"]
 
@@ -55,7 +55,6 @@ class ALAD(BaseDetector):
     def _check_params(self):
         if self.score not in ALAD_SCORES:
             raise ValueError(f"unknown score {self.score!r}; choose one of {ALAD_SCORES}")
-        check_positive(self.epochs, "epochs", integer=True)
 
     def _fit(self, X, y, seed):
         self.gan_ = AABiGAN(objective="bigan", pair_disc=True, epochs=int(self.epochs), batch_size=int(self.batch_size),

@@ -1,7 +1,7 @@
 """CAE: a (convolutional) autoencoder scored by its reconstruction error."""
 from __future__ import annotations
 
-from ._base import BaseDetector, check_positive, reconstruction_error, train_autoencoder
+from ._base import BaseDetector, reconstruction_error, train_autoencoder
 from ._nets import build_autoencoder
 
 __all__ = ["CAE"]
@@ -33,11 +33,6 @@ class CAE(BaseDetector):
         self.contamination = contamination
         self.device = device
         self.random_state = random_state
-
-    def _check_params(self):
-        check_positive(self.epochs, "epochs", integer=True)
-        check_positive(self.batch_size, "batch_size", integer=True)
-        check_positive(self.lr, "lr")
 
     def _fit(self, X, y, seed):
         ae = build_autoencoder(self.sample_shape_, self.rep_dim, int(self.width), self.hidden, bool(self.bias))

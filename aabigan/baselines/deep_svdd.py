@@ -27,12 +27,8 @@ class _HypersphereDetector(BaseDetector):
     eta = 0.0   # overridden by Deep SAD's parameter
 
     def _check_params(self):
-        for name in ("epochs", "ae_epochs", "batch_size"):
-            v = getattr(self, name)
-            if v is not None:
-                check_positive(v, name, integer=True, allow_zero=name == "ae_epochs")
-        check_positive(self.lr, "lr")
-        check_positive(self.ae_lr, "ae_lr")
+        if self.ae_epochs is not None:
+            check_positive(self.ae_epochs, "ae_epochs", integer=True, allow_zero=True)
         check_positive(self.eta, "eta", allow_zero=True)
 
     def _fit(self, X, y, seed):

@@ -6,19 +6,27 @@ import warnings
 import numpy as np
 from sklearn.svm import OneClassSVM
 
+from ..validation import check_fraction
 from ._base import AEFeatures, BaseDetector, check_positive
 
 __all__ = ["OCSVM", "SSAD", "rbf_gamma", "rbf_kernel", "solve_ssad_dual"]
 
 
-def rbf_gamma(F: np.ndarray, gamma) -> float:
-    """``gamma="scale"``: 1 / (n_features * Var(F)), scikit-learn's rule; a number is used as given."""
+def check_gamma(gamma) -> None:
     if isinstance(gamma, str):
         if gamma != "scale":
             raise ValueError(f"gamma must be 'scale' or a positive number, got {gamma!r}")
+    else:
+        check_positive(gamma, "gamma")
+
+
+def rbf_gamma(F: np.ndarray, gamma) -> float:
+    """``gamma="scale"``: 1 / (n_features * Var(F)), scikit-learn's rule; a number is used as given."""
+    check_gamma(gamma)
+    if isinstance(gamma, str):
         var = float(F.var())
         return 1.0 / (F.shape[1] * var) if var > 0 else 1.0
-    return check_positive(gamma, "gamma")
+    return float(gamma)
 
 
 def rbf_kernel(A: np.ndarray, B: np.ndarray, gamma: float) -> np.ndarray:
@@ -63,8 +71,8 @@ class OCSVM(AEFeatures, BaseDetector):
 
     def _check_params(self):
         self._check_features()
-        if not 0 < float(self.nu) <= 1:
-            raise ValueError(f"nu must lie in (0, 1], got {self.nu!r}")
+        check_gamma(self.gamma)
+        check_fraction(self.nu, "nu", 0.0, 1.0, inclusive_low=False)
 
     def _fit(self, X, y, seed):
         self._fit_features(X, seed)
@@ -184,6 +192,7 @@ class SSAD(AEFeatures, BaseDetector):
 
     def _check_params(self):
         self._check_features()
+        check_gamma(self.gamma)
         check_positive(self.kappa, "kappa", allow_zero=True)
         check_positive(self.C_u, "C_u")
         check_positive(self.C_l, "C_l")

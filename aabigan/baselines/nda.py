@@ -8,7 +8,8 @@ import torch.nn.functional as F
 
 from ..errors import TrainingDivergedError
 from ..nets import DCGANGenerator, MLPGenerator
-from ._base import BaseDetector, batched, check_positive, draw, eval_mode, minibatches
+from ..validation import check_fraction
+from ._base import BaseDetector, batched, draw, eval_mode, minibatches
 from ._nets import Discriminator, _is_table
 
 __all__ = ["NDA"]
@@ -45,12 +46,7 @@ class NDA(BaseDetector):
         self.random_state = random_state
 
     def _check_params(self):
-        if not 0 < float(self.lam) <= 1:
-            raise ValueError(f"lam must lie in (0, 1], got {self.lam!r}")
-        check_positive(self.epochs, "epochs", integer=True)
-        check_positive(self.batch_size, "batch_size", integer=True)
-        check_positive(self.lr_g, "lr_g")
-        check_positive(self.lr_d, "lr_d")
+        check_fraction(self.lam, "lam", 0.0, 1.0, inclusive_low=False)
 
     def _fit(self, X, y, seed):
         shape = self.sample_shape_

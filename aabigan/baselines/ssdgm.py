@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..validation import check_fraction
 from ._base import BaseDetector, batched, check_positive, draw, eval_mode, fit_epochs
 from ._nets import _is_table, build_decoder, build_encoder, default_rep_dim
 
@@ -128,11 +129,8 @@ class SSDGM(BaseDetector):
         if self.likelihood not in LIKELIHOODS:
             raise ValueError(f"unknown likelihood {self.likelihood!r}; choose one of {LIKELIHOODS}")
         check_positive(self.alpha, "alpha", allow_zero=True)
-        if self.prior is not None and not 0 < float(self.prior) < 1:
-            raise ValueError(f"prior must lie in (0, 1) or be None, got {self.prior!r}")
-        check_positive(self.epochs, "epochs", integer=True)
-        check_positive(self.batch_size, "batch_size", integer=True)
-        check_positive(self.lr, "lr")
+        if self.prior is not None:
+            check_fraction(self.prior, "prior (or None)", 0.0, 1.0, inclusive_low=False, inclusive_high=False)
 
     def _fit(self, X, y, seed):
         from .supervised import require_anomalies

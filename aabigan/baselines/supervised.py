@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ._base import BaseDetector, batched, check_positive, draw, eval_mode, fit_epochs
+from ._base import BaseDetector, batched, draw, eval_mode, fit_epochs
 from ._nets import build_encoder
 
 __all__ = ["SupervisedClassifier"]
@@ -28,7 +28,8 @@ class SupervisedClassifier(BaseDetector):
     ``neg_batch_size`` collected anomalies (default batch_size // 4, as AA-BiGAN) and averages the two
     classes' losses with equal weight, so the few anomalies are not drowned (this balancing is our
     choice).  The score is the logit of p(anomaly | x), which
-    ranks as p(anomaly | x) does without its ties at 1.
+    ranks as p(anomaly | x) does without its ties at 1.  Its hyper-parameters are all shared ones, checked
+    by :meth:`BaseDetector.fit`.
     """
 
     def __init__(self, epochs=150, batch_size=128, neg_batch_size=None, lr=1e-3, weight_decay=1e-6, width=32,
@@ -43,13 +44,6 @@ class SupervisedClassifier(BaseDetector):
         self.contamination = contamination
         self.device = device
         self.random_state = random_state
-
-    def _check_params(self):
-        check_positive(self.epochs, "epochs", integer=True)
-        check_positive(self.batch_size, "batch_size", integer=True)
-        check_positive(self.lr, "lr")
-        if self.neg_batch_size is not None:
-            check_positive(self.neg_batch_size, "neg_batch_size", integer=True)
 
     def _fit(self, X, y, seed):
         require_anomalies(y, "the supervised classifier")
