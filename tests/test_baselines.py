@@ -165,7 +165,7 @@ def _bad_params():
               "hidden": [(0,), (), (32, -1), "32", 32], "bias": ["yes", 1], "lr": [0, float("nan"), "fast"],
               "ae_lr": [-1e-4], "lr_ge": [float("inf")], "lr_d": [0], "lr_g": [-1],
               "weight_decay": [-1, float("nan")], "ae_weight_decay": [-1e-6],
-              "random_state": ["abc", -1, 1.5, 2**32, True], "device": ["gpu0", 3],
+              "random_state": ["abc", -1, 1.5, 2**32, True], "device": ["gpu0", 2.5],
               "contamination": [float("nan"), "0.1"]}
     specific = {OCSVM: {"nu": ["abc", float("nan"), 1.5], "gamma": [-1.0, "auto", float("nan")]},
                 SSAD: {"gamma": [0], "kappa": [-1, float("nan")], "C_l": ["1"], "max_iter": [1.5], "tol": [0]},
