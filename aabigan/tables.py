@@ -34,11 +34,11 @@ TABLE_KEYS = {
 
 
 def paper_dir() -> Path:
-    """``$AABIGAN_RESULTS/paper``, else ``results/paper`` of this checkout, else of the working directory."""
-    if os.environ.get("AABIGAN_RESULTS"):
-        return Path(os.environ["AABIGAN_RESULTS"]) / "paper"
-    here = Path(__file__).resolve().parents[1] / "results" / "paper"
-    return here if here.is_dir() else Path.cwd() / "results" / "paper"
+    """The paper's tables: ``paper/`` of :func:`aabigan.paths.results_dir` (``$AABIGAN_RESULTS``, else this
+    checkout's ``results/``, else the copy that ships with the installed package)."""
+    from .paths import results_dir
+
+    return results_dir() / "paper"
 
 
 def _norm(key: str, value) -> str:
