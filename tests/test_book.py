@@ -2,7 +2,10 @@
 
 Fast (no notebook is executed here; `pytest --nbval book/` re-runs the chapters). The repository's address
 is written once, in _config.yml; a notebook opened on Colab cannot read that file, so each chapter's
-install cell repeats it, and this test keeps the copies equal to the original.
+install cell repeats it, pinned to the release tag of the package version (``v`` + ``aabigan.__version__``),
+and this test keeps the copies equal to the original.  A chapter finds the committed results through
+``aabigan.paths`` (a checkout's ``results/`` or the copy in the installed package), never by walking up from
+the working directory, so that it runs from an empty folder on Colab (tests/test_wheel.py runs one so).
 """
 from __future__ import annotations
 
@@ -18,6 +21,9 @@ BOOK = ROOT / "book"
 CONFIG = yaml.safe_load((ROOT / "_config.yml").read_text())
 TOC = yaml.safe_load((ROOT / "_toc.yml").read_text())
 REPO_URL = CONFIG["repository"]["url"]
+VERSION = re.search(r'^__version__ = "([^"]+)"$', (ROOT / "aabigan" / "__init__.py").read_text(), flags=re.M)[1]
+#: what every chapter's Colab cell installs: the configured repository at the tag of this package version
+INSTALL_SPEC = f"aabigan @ git+{REPO_URL}@v{VERSION}"
 
 
 def _toc_files() -> list[str]:
@@ -92,8 +98,19 @@ def test_install_cell_uses_the_configured_repository(path):
     code = [c for c in _read(path).cells if c.cell_type == "code"]
     install = code[0].source
     assert '"google.colab" in sys.modules' in install
-    assert f"pip install --quiet git+{REPO_URL}\n" in install + "\n", (
-        f"{path.name}: the install cell must install from _config.yml's repository url {REPO_URL}")
+    pips = [line.strip() for line in install.splitlines() if "pip install" in line]
+    assert pips == [f'%pip install --quiet "{INSTALL_SPEC}"'], (
+        f"{path.name}: the install cell must install {INSTALL_SPEC!r}: _config.yml's repository url at the tag of "
+        f"the package version, found {pips}")
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_chapters_find_committed_files_through_the_package(path):
+    """No chapter looks for results/ or benchmarks/ relative to the working directory (there is none on Colab)."""
+    code = "\n".join(c.source for c in _read(path).cells if c.cell_type == "code")
+    walks = (r"Path\.cwd\(\)", r"os\.getcwd\(\)", r"\.parents\b", r"[\"']\.\./", r"[\"'](?:results|benchmarks)[/\"']")
+    for pattern in walks:
+        assert not re.search(pattern, code), f"{path.name}: {pattern} -- use aabigan.paths.results_dir()"
 
 
 def test_repository_address_is_written_nowhere_else():

@@ -1,0 +1,103 @@
+"""The package as a user installs it: build the wheel, install it into a fresh virtual environment, and run a
+reproduction chapter from an empty directory, offline -- as on Colab, where there is no checkout.
+
+The wheel must hold every module of the package and every committed file a chapter reads (``results/`` as
+``aabigan/results``, the speed reports of ``benchmarks/`` as ``aabigan/benchmarks``; see pyproject.toml).
+The fresh environment gets the heavy dependencies (torch, numpy, jupyter, ...) of the test's own
+environment through a ``.pth`` line, without downloading anything; that line adds a folder to ``sys.path``
+without running the ``.pth`` files in it, so the editable install of this checkout stays invisible and
+``import aabigan`` finds the wheel's copy -- which the chapter's last, added, cell asserts.  About a minute.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTER = ROOT / "book" / "13_sensitivity_c.ipynb"   # a reproduction chapter: paper's Table 5 + committed rows
+
+#: an address no download can reach: the chapter must not need the network
+OFFLINE = {"HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9", "NO_PROXY": "",
+           "http_proxy": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9", "no_proxy": "",
+           "PIP_NO_INDEX": "1"}
+
+
+def _run(cmd, **kwargs):
+    done = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, **kwargs)
+    assert done.returncode == 0, f"{cmd} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return done
+
+
+def _committed(folder: str) -> list[str]:
+    """The files under ``folder`` that git tracks (all files there when this is not a git checkout)."""
+    try:
+        out = subprocess.run(["git", "ls-files", folder], cwd=ROOT, capture_output=True, text=True, check=True)
+        files = out.stdout.split()
+    except (OSError, subprocess.CalledProcessError):
+        files = []
+    return files or [str(p.relative_to(ROOT)) for p in (ROOT / folder).rglob("*") if p.is_file()]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q",
+          "-w", out, ROOT], env={**os.environ, **OFFLINE})
+    (path,) = out.glob("aabigan-*.whl")
+    return path
+
+
+def test_wheel_holds_the_package_and_the_committed_files(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    modules = {str(p.relative_to(ROOT)) for p in (ROOT / "aabigan").rglob("*.py")}
+    assert not modules - names, f"modules missing from the wheel (list their package in pyproject.toml): " \
+                                f"{sorted(modules - names)}"
+    expected = {"aabigan/" + f for f in _committed("results")}
+    expected |= {"aabigan/" + f for f in _committed("benchmarks") if f.endswith(".json")}
+    assert any(f.startswith("aabigan/results/paper/") for f in expected)
+    assert not expected - names, f"committed files missing from the wheel: {sorted(expected - names)}"
+
+
+def test_chapter_runs_from_the_wheel_in_an_empty_directory(wheel, tmp_path):
+    venv, work = tmp_path / "venv", tmp_path / "work"
+    work.mkdir()
+    _run([sys.executable, "-m", "venv", "--without-pip", venv])
+    python = venv / "bin" / "python"
+    site = Path(_run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).stdout.strip())
+    (site / "outer-environment.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    _run([sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "--no-index", "-q", wheel],
+         env={**os.environ, **OFFLINE})
+
+    nb = nbformat.read(CHAPTER, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(
+        "import json, aabigan, aabigan.paths, aabigan.tables\n"
+        "print(json.dumps({'package': aabigan.__file__, 'results': str(aabigan.paths.results_dir()),\n"
+        "                  'paper': str(aabigan.tables.paper_dir())}))"))
+    nbformat.write(nb, work / CHAPTER.name)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "AABIGAN_RESULTS", "VIRTUAL_ENV")}
+    env.update(OFFLINE, PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}", MPLBACKEND="Agg",
+               AABIGAN_DATA=os.environ["AABIGAN_DATA"], AABIGAN_PROFILE="smoke", HOME=str(tmp_path),
+               JUPYTER_PATH="", JUPYTER_CONFIG_DIR=str(tmp_path / "jupyter"))
+    # nbclient in the fresh environment: its kernel is that environment's python, its cwd the empty folder
+    _run([python, "-c", "import sys, nbclient, nbformat\n"
+                        "nb = nbformat.read(sys.argv[1], as_version=4)\n"
+                        "nbclient.NotebookClient(nb, timeout=600, kernel_name='python3').execute(cwd='.')\n"
+                        "nbformat.write(nb, sys.argv[1])", CHAPTER.name], cwd=work, env=env)
+
+    executed = nbformat.read(work / CHAPTER.name, as_version=4)
+    errors = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert not errors, errors
+    where = json.loads(executed.cells[-1].outputs[-1]["text"])
+    installed = site / "aabigan"
+    assert Path(where["package"]).parent == installed, where       # the wheel, not the checkout
+    assert Path(where["results"]) == installed / "results", where   # its packaged results
+    assert Path(where["paper"]) == installed / "results" / "paper", where
+    assert sorted(p.name for p in work.iterdir()) == [CHAPTER.name], "the chapter wrote into its working folder"
