@@ -125,3 +125,96 @@ def test_dropout_keeps_the_mean_and_the_rate():
     d.eval()
     assert torch.equal(d(x), x)
     assert torch.equal(Dropout(0.0).train()(x), x)
+
+
+# ------------------------------------------------------------------------------ the authors' networks
+@pytest.mark.parametrize("channels, latent", [(1, 100), (3, 128)])
+def test_authors_shapes_and_latent(channels, latent):
+    torch.manual_seed(0)
+    nets = build_networks((channels, 32, 32), arch="authors", width=8, dropout=0.0)
+    assert nets.latent_dim == latent
+    x, z = torch.rand(4, channels, 32, 32), torch.randn(4, latent)
+    assert nets.encoder(x).shape == (4, latent)
+    with torch.no_grad():
+        g = nets.generator(z)
+    assert g.shape == (4, channels, 32, 32) and float(g.min()) >= 0 and float(g.max()) <= 1
+    assert nets.joint_disc(x, z).shape == (4,)
+    assert nets.pair_disc(x, x).shape == (4,)
+    assert z.shape == (4, latent)      # the generator's input is not changed in place (CIFAR: a view of z)
+
+
+def _n_params(m):
+    return sum(p.numel() for p in m.parameters())
+
+
+def test_authors_mnist_networks_have_the_authors_layers():
+    """Width 64: the parameter counts of the layer lists of the authors' model/arch_mnist.py (their generator's
+    unused layer4 left out) -- e.g. E: five 3x3 convs 1-32-64-128-256-512 with BN from the second, Linear 512->100."""
+    nets = build_networks((1, 32, 32), arch="authors")
+    enc = (1 * 32 * 9 + 32) + sum(a * b * 9 + b + 2 * b for a, b in ((32, 64), (64, 128), (128, 256), (256, 512))) \
+        + 512 * 100 + 100
+    gen = (100 * 128 * 16 + 128 + 256) + (128 * 64 * 16 + 64 + 128) + (64 * 32 * 16 + 32 + 64) + (32 * 16 + 1)
+    trunk = (16 * 64 + 64) + 3 * (64 * 64 * 16 + 64 + 128)
+    joint = trunk + (100 * 512 + 512) + (768 * 1024 + 1024) + 1025
+    pair = 2 * trunk + (512 * 1024 + 1024) + 1025
+    assert [_n_params(m) for m in nets.modules().values()] == [enc, gen, joint, pair]
+    convs = [m for m in nets.encoder.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.kernel_size, c.stride) for c in convs] == [((3, 3), (2, 2))] * 5
+    slopes = {m.negative_slope for m in nets.joint_disc.modules() if isinstance(m, torch.nn.LeakyReLU)}
+    assert slopes == {0.1}
+
+
+def test_authors_cifar_networks_are_the_lenet_type():
+    nets = build_networks((3, 32, 32), arch="authors")
+    feat = 128 * 4 * 4
+    lenet = 3 * 32 * 25 + 32 * 64 * 25 + 64 * 128 * 25
+    assert _n_params(nets.encoder) == lenet + feat * 128                    # no biases, BN without affine terms
+    assert _n_params(nets.generator) == (8 * 128 + 128 * 64 + 64 * 32 + 32 * 3) * 25
+    assert _n_params(nets.joint_disc) == lenet + (128 * 512 + 512) + ((feat + 512) * 1024 + 1024) + 1025
+    assert _n_params(nets.pair_disc) == 2 * lenet + (2 * feat * 1024 + 1024) + 1025
+    norms = [m for m in nets.encoder.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert [(n.affine, n.eps) for n in norms] == [(False, 1e-4)] * 3
+    assert sum(isinstance(m, torch.nn.MaxPool2d) for m in nets.joint_disc.modules()) == 3
+
+
+def test_authors_width_scales_the_channels():
+    small = build_networks((1, 32, 32), arch="authors", width=16)
+    assert [m.out_channels for m in small.encoder.modules() if isinstance(m, torch.nn.Conv2d)] == [8, 16, 32, 64, 128]
+    assert small.joint_disc.head[1].out_features == 256
+
+
+def test_arch_errors():
+    with pytest.raises(ValueError, match="unknown arch 'resnet'"):
+        build_networks((1, 32, 32), arch="resnet")
+    with pytest.raises(ValueError, match="the authors' code has no tabular networks"):
+        build_networks((5,), arch="authors")
+    with pytest.raises(ValueError, match="multiple of 16, got 100"):
+        build_networks((3, 32, 32), arch="authors", latent_dim=100)
+    with pytest.raises(ValueError, match=r"\(1 or 3, 32, 32\)"):
+        build_networks((3, 28, 28), arch="authors")
+
+
+def test_authors_dropout_layers_are_identities_at_zero():
+    torch.manual_seed(0)
+    nets = build_networks((1, 32, 32), arch="authors", width=8, dropout=0.0)
+    x, z = torch.rand(6, 1, 32, 32), torch.randn(6, 100)
+    nets.joint_disc.train()
+    torch.testing.assert_close(nets.joint_disc(x, z), nets.joint_disc(x, z), rtol=0, atol=0)   # no random mask
+    with_dropout = build_networks((1, 32, 32), arch="authors", width=8, dropout=0.3)
+    assert sum(isinstance(m, torch.nn.Dropout) and m.p == 0.3 for m in with_dropout.joint_disc.modules()) == 2
+
+
+def test_default_arch_builds_what_the_dcgan_classes_build():
+    """arch='dcgan' (the default) is the networks of the committed results: the same classes built in the same
+    order from the same seed give bit-identical weights."""
+    from aabigan.nets import DCGANGenerator, DCGANJointDiscriminator, DCGANPairDiscriminator
+
+    torch.manual_seed(0)
+    a = build_networks((3, 32, 32), width=8)
+    torch.manual_seed(0)
+    b = [DCGANEncoder(3, 100, 8), DCGANGenerator(3, 100, 8), DCGANJointDiscriminator(3, 100, 8, 0.2),
+         DCGANPairDiscriminator(3, 8, 0.2)]
+    for m, n in zip(a.modules().values(), b):
+        assert type(m) is type(n)
+        for (k, v), w in zip(m.state_dict().items(), n.state_dict().values()):
+            assert torch.equal(v, w), k
