@@ -1,7 +1,11 @@
 """``AABiGAN``: the anomaly-aware bidirectional GAN as a scikit-learn / PyOD-style detector.
 
-    det = AABiGAN(epochs=100, random_state=0).fit(X, y)    # y = 1 for a collected anomaly, 0 unlabelled
-    det.decision_function(X_new)                           # higher = more anomalous
+    det = AABiGAN(random_state=0).fit(X, y)    # y = 1 for a collected anomaly, 0 unlabelled
+    det.decision_function(X_new)               # higher = more anomalous
+
+The defaults are a label-free recipe (chapter 6 gives the evidence): at least ``DEFAULT_MIN_STEPS`` training
+steps (and at least ``DEFAULT_EPOCHS`` epochs), the reconstruction score, the networks after the last epoch.
+A fit of fewer than ``SHORT_FIT_STEPS`` steps warns with :class:`ShortFitWarning`.
 
 Which score (reconstruction error or latent norm) and which epoch are used is a stated rule:
 
@@ -17,22 +21,79 @@ from __future__ import annotations
 
 import copy
 import json
+import math
+import numbers
+import warnings
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 
 from .nets import build_networks
 from .scores import SCORES, auprc, auroc, compute_scores
-from .trainer import TrainConfig, train
+from .trainer import OBJECTIVES, TrainConfig, train
 from .validation import check_X, check_y, check_fraction
 
-__all__ = ["AABiGAN", "fit_stacked", "resolve_device"]
+__all__ = ["AABiGAN", "fit_stacked", "resolve_device", "NotFittedError", "ShortFitWarning",
+           "DEFAULT_EPOCHS", "DEFAULT_MIN_STEPS", "SHORT_FIT_STEPS"]
 
 SCORE_RULES = SCORES + ("auto",)
 EPOCH_RULES = ("last", "best_val")
+FAMILIES = ("auto", "mlp", "dcgan")
 _FORMAT = "aabigan-detector-v1"
+
+#: ``epochs=None``: train at least this many epochs ...
+DEFAULT_EPOCHS = 100
+#: ... and, unless ``min_steps`` is given, at least this many steps (as the ``paper`` profile's ODDS schedule).
+DEFAULT_MIN_STEPS = 5000
+#: A fit of fewer steps warns (:class:`ShortFitWarning`): its scores mean little, and can rank below chance.
+SHORT_FIT_STEPS = 1000
+_MAX_SEED = 2**32 - 1          # numpy's and scikit-learn's seed range
+
+
+class NotFittedError(_SklearnNotFittedError, RuntimeError):
+    """The detector is used before ``fit``: scikit-learn's ``NotFittedError`` (a ValueError and an
+    AttributeError); also a RuntimeError, which this package raised before, so old handlers keep working."""
+
+
+class ShortFitWarning(UserWarning):
+    """A fit trains too few steps for its scores to mean much (see ``SHORT_FIT_STEPS``)."""
+
+
+# ----------------------------------------------------------------------------------- parameter checks
+def _integer(value, name: str, low: int, high: int | None = None, none_ok: bool = False) -> int | None:
+    """``value`` as an int in [low, high]: a Python or NumPy integer; 1.7, 2.0, NaN, bools and strings are
+    errors (the package's rule for integer parameters), not 1, 2, ... silently."""
+    if value is None and none_ok:
+        return None
+    what = f"{'None or ' if none_ok else ''}an integer of at least {low}" if high is None else \
+        f"{'None or ' if none_ok else ''}an integer in [{low}, {high}]"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be {what}, got {value!r}")
+    if value < low or (high is not None and value > high):
+        raise ValueError(f"{name} must be {what}, got {value!r}")
+    return int(value)
+
+
+def _real(value, name: str, none_ok: bool = False) -> float | None:
+    """``value`` as a finite float."""
+    if value is None and none_ok:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number{' or None' if none_ok else ''}, got {value!r}")
+    if not math.isfinite(float(value)):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return float(value)
+
+
+def _choice(value, name: str, options) -> str:
+    if not isinstance(value, str) or value not in options:
+        raise ValueError(f"unknown {name} {value!r}; choose one of {tuple(options)}")
+    return value
 
 
 def _plain(value):
@@ -59,8 +120,13 @@ class AABiGAN(BaseEstimator):
     ----------
     objective : "aa" (eqs. 15-16, the default), "lsgan" (eqs. 7-8) or "bigan" (eq. 4).  The last two have
         no term for collected anomalies: samples with y = 1 are left out of their training.
-    epochs, batch_size, neg_batch_size : training length, normals per step, collected anomalies per step.
-    min_steps : train for at least this many steps (more epochs on small data sets; 0: off).
+    epochs : training length in epochs; None (the default): at least ``DEFAULT_EPOCHS`` (100) epochs and
+        at least ``DEFAULT_MIN_STEPS`` (5000) steps.  A given number is exactly that many epochs unless
+        ``min_steps`` asks for more.
+    min_steps : train for at least this many steps (more epochs on small data sets; 0: off).  None (the
+        default): ``DEFAULT_MIN_STEPS`` when ``epochs`` is None, else 0.  A fit of fewer than
+        ``SHORT_FIT_STEPS`` steps in all warns with :class:`ShortFitWarning`.
+    batch_size, neg_batch_size : normals per step, collected anomalies per step (None: batch_size // 4).
     lr_ge, lr_d : Adam learning rates of G/E and of D/D' (paper: 1e-4 and 2.5e-5).
     a, b, c, neg_target : least-squares targets (paper: a=1, b=0, c=0.75; anomalies' target (a+b)/2).
     pair_disc : use the reconstruction discriminator D'(x, x') of Supp. D (eqs. 33-34).
@@ -70,14 +136,16 @@ class AABiGAN(BaseEstimator):
     ema_decay : score with an exponential moving average of the E and G weights (None: off).
     amp : mixed precision -- bfloat16 autocast of the training forward passes (meant for GPUs; scoring
         stays in float32).
-    score, epoch_rule : the selection rule (see the module docstring).
+    score, epoch_rule : the selection rule (see the module docstring).  The default, the reconstruction
+        score of the last epoch, needs no labels.
     contamination : share of training samples above ``threshold_`` (for ``labels_`` and ``predict``).
     device : None/"auto" (CUDA when present), "cpu", "cuda", "cuda:1", ...
-    random_state : int seed; fixes initialisation, shuffling and latent draws (on the CPU).
+    random_state : int seed (0 to 2**32 - 1) or None; fixes initialisation, shuffling and latent draws (on
+        the CPU).
     verbose : show a progress bar while training.
     """
 
-    def __init__(self, objective="aa", epochs=100, min_steps=0, batch_size=128, neg_batch_size=None, lr_ge=1e-4,
+    def __init__(self, objective="aa", epochs=None, min_steps=None, batch_size=128, neg_batch_size=None, lr_ge=1e-4,
                  lr_d=2.5e-5, a=1.0, b=0.0, c=None, neg_target=None, pair_disc=True, recon_weight=1.0,
                  family="auto", latent_dim=None, width=64, dropout=0.2, ema_decay=None, amp=False,
                  score="reconstruction", epoch_rule="last", contamination=0.1, device=None, random_state=None, verbose=False):
@@ -108,23 +176,64 @@ class AABiGAN(BaseEstimator):
         self.verbose = verbose
 
     # ----------------------------------------------------------------------------------- helpers
+    def _check_params(self) -> None:
+        """Every parameter, checked in ``fit`` (scikit-learn: ``__init__`` only stores them)."""
+        _choice(self.objective, "objective", OBJECTIVES)
+        _integer(self.epochs, "epochs", 1, none_ok=True)
+        _integer(self.min_steps, "min_steps", 0, none_ok=True)
+        _integer(self.batch_size, "batch_size", 2)
+        _integer(self.neg_batch_size, "neg_batch_size", 1, none_ok=True)
+        for name in ("lr_ge", "lr_d"):
+            if _real(getattr(self, name), name) <= 0:
+                raise ValueError(f"{name} must be a positive number, got {getattr(self, name)!r}")
+        for name, none_ok in (("a", False), ("b", False), ("c", True), ("neg_target", True)):
+            _real(getattr(self, name), name, none_ok=none_ok)
+        if _real(self.recon_weight, "recon_weight") < 0:
+            raise ValueError(f"recon_weight must be at least 0, got {self.recon_weight!r}")
+        _choice(self.family, "family", FAMILIES)
+        _integer(self.latent_dim, "latent_dim", 1, none_ok=True)
+        _integer(self.width, "width", 1)
+        check_fraction(self.dropout, "dropout", 0.0, 1.0, inclusive_high=False)
+        if self.ema_decay is not None and not 0 < _real(self.ema_decay, "ema_decay", none_ok=True) < 1:
+            raise ValueError(f"ema_decay must lie in (0, 1) or be None, got {self.ema_decay!r}")
+        _integer(self.random_state, "random_state", 0, _MAX_SEED, none_ok=True)
+        for name in ("pair_disc", "amp", "verbose"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
+
     def _train_config(self) -> TrainConfig:
-        return TrainConfig(objective=self.objective, epochs=int(self.epochs), min_steps=int(self.min_steps),
+        epochs = DEFAULT_EPOCHS if self.epochs is None else int(self.epochs)
+        if self.min_steps is not None:
+            min_steps = int(self.min_steps)
+        else:
+            min_steps = DEFAULT_MIN_STEPS if self.epochs is None else 0
+        return TrainConfig(objective=self.objective, epochs=epochs, min_steps=min_steps,
                            batch_size=int(self.batch_size),
-                           neg_batch_size=self.neg_batch_size, lr_ge=float(self.lr_ge), lr_d=float(self.lr_d),
-                           a=float(self.a), b=float(self.b), c=self.c, neg_target=self.neg_target,
-                           recon_weight=float(self.recon_weight), ema_decay=self.ema_decay,
+                           neg_batch_size=None if self.neg_batch_size is None else int(self.neg_batch_size),
+                           lr_ge=float(self.lr_ge), lr_d=float(self.lr_d),
+                           a=float(self.a), b=float(self.b), c=None if self.c is None else float(self.c),
+                           neg_target=None if self.neg_target is None else float(self.neg_target),
+                           recon_weight=float(self.recon_weight),
+                           ema_decay=None if self.ema_decay is None else float(self.ema_decay),
                            amp=bool(self.amp))
 
     def _check_rules(self, has_eval: bool) -> None:
-        if self.score not in SCORE_RULES:
-            raise ValueError(f"unknown score {self.score!r}; choose one of {SCORE_RULES}")
-        if self.epoch_rule not in EPOCH_RULES:
-            raise ValueError(f"unknown epoch_rule {self.epoch_rule!r}; choose one of {EPOCH_RULES}")
+        self._check_params()
+        _choice(self.score, "score", SCORE_RULES)
+        _choice(self.epoch_rule, "epoch_rule", EPOCH_RULES)
         if (self.score == "auto" or self.epoch_rule == "best_val") and not has_eval:
             raise ValueError(f"score={self.score!r} with epoch_rule={self.epoch_rule!r} chooses with labels: "
                              "pass a labelled validation set, fit(X, y, eval_set=(X_val, y_val))")
         check_fraction(self.contamination, "contamination", 0.0, 0.5)
+
+    def _warn_if_short(self, cfg: TrainConfig, n_normal: int) -> None:
+        steps = cfg.total_steps(n_normal)
+        if steps < SHORT_FIT_STEPS:
+            warnings.warn(
+                f"this fit trains only {steps} steps ({cfg.epochs_for(cfg.steps_per_epoch(n_normal))} epochs of "
+                f"{cfg.steps_per_epoch(n_normal)} on {n_normal} normal samples); below {SHORT_FIT_STEPS} steps "
+                "the scores mean little and can rank anomalies below chance. Leave epochs=None (at least "
+                f"{DEFAULT_MIN_STEPS} steps) or set min_steps", ShortFitWarning, stacklevel=3)
 
     def _tensor(self, X: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(X, dtype=torch.float32, device=self.device_)
@@ -143,6 +252,7 @@ class AABiGAN(BaseEstimator):
         """
         try:
             pos, neg = self._prepare(X, y, eval_set, monitor_set)
+            self._warn_if_short(self._train_config(), len(pos))
             with torch.random.fork_rng(devices=self._rng_devices()):
                 gen = self._init_networks()
                 state = train(self.nets_, self._tensor(pos), self._tensor(neg) if len(neg) else None,
@@ -163,9 +273,9 @@ class AABiGAN(BaseEstimator):
 
     def _prepare(self, X, y, eval_set, monitor_set):
         """Check the inputs, keep what the epochs' records need; returns (normal, collected) arrays."""
+        self._check_rules(eval_set is not None)
         X = check_X(X, "X", min_samples=2)
         y = np.zeros(len(X), np.int64) if y is None else check_y(y, len(X))
-        self._check_rules(eval_set is not None)
         cfg = self._train_config()
         self._eval = self._monitor = None
         if eval_set is not None:
@@ -196,12 +306,16 @@ class AABiGAN(BaseEstimator):
     def _rng_devices(self) -> list[int]:
         return [self.device_.index or 0] if self.device_.type == "cuda" else []
 
+    def _build_networks(self):
+        latent = None if self.latent_dim is None else int(self.latent_dim)
+        return build_networks(self.sample_shape_, self.family, latent, int(self.width), bool(self.pair_disc),
+                              float(self.dropout)).to(self.device_)
+
     def _init_networks(self) -> torch.Generator:
         """Seed the global RNG (initialisation, dropout) and return the generator of the training draws."""
         seed = self.random_state if self.random_state is not None else int(np.random.SeedSequence().entropy % 2**31)
         torch.manual_seed(int(seed))
-        self.nets_ = build_networks(self.sample_shape_, self.family, self.latent_dim, int(self.width),
-                                    bool(self.pair_disc), float(self.dropout)).to(self.device_)
+        self.nets_ = self._build_networks()
         return torch.Generator().manual_seed(int(seed))
 
     def _record_epoch(self, losses: dict, encoder, generator, scores: dict | None = None) -> None:
@@ -243,9 +357,12 @@ class AABiGAN(BaseEstimator):
         return self
 
     # ------------------------------------------------------------------------------------ scoring
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "encoder_")
+
     def _check_fitted(self):
         if not hasattr(self, "encoder_"):
-            raise RuntimeError("this AABiGAN is not fitted yet; call fit(X, y) first")
+            raise NotFittedError("this AABiGAN is not fitted yet; call fit(X, y) first")
 
     def score_samples_all(self, X) -> dict[str, np.ndarray]:
         """Both scores for X: {'reconstruction': ..., 'latent': ...} (higher = more anomalous)."""
@@ -309,22 +426,52 @@ class AABiGAN(BaseEstimator):
 
     @classmethod
     def load(cls, path, device=None) -> "AABiGAN":
-        """Rebuild a detector written by :meth:`save` (``device`` overrides the saved one)."""
-        with np.load(Path(path), allow_pickle=False) as data:
-            if "__meta__" not in data.files:
-                raise ValueError(f"{path} is not a file written by AABiGAN.save")
-            meta = json.loads(bytes(data["__meta__"]).decode())
-            if meta.get("format") != _FORMAT:
-                raise ValueError(f"{path} has format {meta.get('format')!r}, expected {_FORMAT!r}")
-            arrays = {k: data[k] for k in data.files}
+        """Rebuild a detector written by :meth:`save` (``device`` overrides the saved one).
+
+        A file that is not one (truncated, another program's, written by a newer version of this package)
+        raises ValueError naming the file and the problem; a missing file FileNotFoundError."""
+        path = Path(path)
+        try:
+            data = np.load(path, allow_pickle=False)
+        except FileNotFoundError:
+            raise
+        except (zipfile.BadZipFile, EOFError, ValueError, OSError) as exc:
+            raise ValueError(f"{path} is not a readable AABiGAN file (truncated or damaged?): {exc}") from None
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise ValueError(f"{path} is not a file written by AABiGAN.save (a bare array, not an .npz archive)")
+        try:
+            with data:
+                if "__meta__" not in data.files:
+                    raise ValueError(f"{path} is not a file written by AABiGAN.save (no detector metadata)")
+                meta = json.loads(bytes(data["__meta__"]).decode())
+                if not isinstance(meta, dict):
+                    raise ValueError(f"{path} is not a file written by AABiGAN.save (its metadata is not a dict)")
+                if meta.get("format") != _FORMAT:
+                    raise ValueError(f"{path} has format {meta.get('format')!r}, expected {_FORMAT!r}: "
+                                     "it was written by another (perhaps newer) version of aabigan")
+                arrays = {k: data[k] for k in data.files}
+        except (zipfile.BadZipFile, zlib.error, EOFError, UnicodeDecodeError, json.JSONDecodeError, OSError) as exc:
+            raise ValueError(f"{path} is not a readable AABiGAN file (truncated or damaged?): "
+                             f"{type(exc).__name__}: {exc}") from None
+        try:
+            return cls._from_saved(meta, arrays, device)
+        except (KeyError, TypeError, RuntimeError, ValueError, IndexError) as exc:
+            raise ValueError(f"{path} does not hold a detector this version of aabigan can rebuild "
+                             f"({type(exc).__name__}: {exc})") from None
+
+    @classmethod
+    def _from_saved(cls, meta: dict, arrays: dict, device) -> "AABiGAN":
         params = dict(meta["params"])
+        unknown = sorted(set(params) - set(cls._get_param_names()))
+        if unknown:
+            raise ValueError(f"unknown parameter(s) {unknown}: written by a newer version of aabigan?")
         if device is not None:
             params["device"] = device
         det = cls(**params)
+        det._check_params()
         det.device_ = resolve_device(det.device)
-        det.sample_shape_ = tuple(meta["sample_shape"])
-        det.nets_ = build_networks(det.sample_shape_, det.family, det.latent_dim, int(det.width),
-                                   bool(det.pair_disc), float(det.dropout)).to(det.device_)
+        det.sample_shape_ = tuple(int(s) for s in meta["sample_shape"])
+        det.nets_ = det._build_networks()
         det.encoder_, det.generator_ = det.nets_.encoder, det.nets_.generator
         mods = {"scoring_encoder": det.encoder_, "scoring_generator": det.generator_,
                 "joint_disc": det.nets_.joint_disc, "pair_disc": det.nets_.pair_disc}
@@ -333,14 +480,14 @@ class AABiGAN(BaseEstimator):
                 continue
             sd = {k.split("/", 1)[1]: torch.as_tensor(v) for k, v in arrays.items() if k.startswith(name + "/")}
             mod.load_state_dict(sd)
-        det.selected_score_ = meta["selected_score"]
-        det.selected_epoch_ = meta["selected_epoch"]
-        det.threshold_ = meta["threshold"]
-        det.history_ = meta["history"]
-        det.fit_seconds_ = meta["fit_seconds"]
-        det.n_collected_ = meta["n_collected"]
+        det.selected_score_ = _choice(meta["selected_score"], "selected_score", SCORES)
+        det.selected_epoch_ = int(meta["selected_epoch"])
+        det.threshold_ = float(meta["threshold"])
+        det.history_ = list(meta["history"])
+        det.fit_seconds_ = float(meta["fit_seconds"])
+        det.n_collected_ = int(meta["n_collected"])
         det.saved_info_ = meta.get("info", {})
-        det.decision_scores_ = arrays["__decision_scores__"]
+        det.decision_scores_ = np.asarray(arrays["__decision_scores__"], dtype=np.float64)
         det.labels_ = (det.decision_scores_ > det.threshold_).astype(int)
         return det
 
@@ -367,6 +514,7 @@ def fit_stacked(detectors: list[AABiGAN], data: list[tuple]) -> list[AABiGAN]:
     shapes = {(p.shape, n.shape) for p, n in prepared}
     if len(shapes) != 1:
         return [d.fit(*args) for d, args in zip(detectors, data)]
+    detectors[0]._warn_if_short(detectors[0]._train_config(), len(prepared[0][0]))
     with torch.random.fork_rng(devices=detectors[0]._rng_devices()):
         gens = [d._init_networks() for d in detectors]
         if not all(can_stack(d.nets_) for d in detectors):

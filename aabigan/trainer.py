@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
+import numbers
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -49,10 +50,14 @@ class TrainConfig:
     def __post_init__(self):
         if self.objective not in OBJECTIVES:
             raise ValueError(f"unknown objective {self.objective!r}; choose one of {OBJECTIVES}")
-        if int(self.epochs) < 1:
-            raise ValueError(f"epochs must be at least 1, got {self.epochs}")
-        if int(self.batch_size) < 2:
-            raise ValueError(f"batch_size must be at least 2, got {self.batch_size}")
+        for name, low in (("epochs", 1), ("min_steps", 0), ("batch_size", 2)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < low:
+                raise ValueError(f"{name} must be at least {low} and a whole number, got {v!r}")
+        if self.neg_batch_size is not None and (not isinstance(self.neg_batch_size, numbers.Integral)
+                                                or self.neg_batch_size < 1):
+            raise ValueError(f"neg_batch_size must be None or at least 1 and a whole number, "
+                             f"got {self.neg_batch_size!r}")
         for name in ("lr_ge", "lr_d"):
             v = getattr(self, name)
             if not (math.isfinite(v) and v > 0):
@@ -63,6 +68,15 @@ class TrainConfig:
     def epochs_for(self, steps_per_epoch: int) -> int:
         """``epochs``, or more when that many epochs would take fewer than ``min_steps`` steps."""
         return max(int(self.epochs), math.ceil(int(self.min_steps) / max(1, steps_per_epoch)))
+
+    def steps_per_epoch(self, n_normal: int) -> int:
+        """Steps of one epoch over ``n_normal`` normal samples (the last incomplete batch is dropped)."""
+        return max(1, int(n_normal) // min(int(self.batch_size), max(1, int(n_normal))))
+
+    def total_steps(self, n_normal: int) -> int:
+        """Steps of the whole training on ``n_normal`` normal samples."""
+        spe = self.steps_per_epoch(n_normal)
+        return spe * self.epochs_for(spe)
 
     @property
     def target_c(self) -> float:
@@ -185,7 +199,7 @@ def train(nets: Networks, X_pos: torch.Tensor, X_neg: torch.Tensor | None, cfg: 
     state = TrainState(nets, ema_E or E, ema_G or G)
 
     batch = min(int(cfg.batch_size), n)
-    steps = max(1, n // batch)          # drop the last incomplete batch (BatchNorm needs > 1 sample)
+    steps = cfg.steps_per_epoch(n)      # drop the last incomplete batch (BatchNorm needs > 1 sample)
     m = 0 if X_neg is None else X_neg.shape[bdim]
     neg_batch = min(cfg.neg_batch_size or max(1, batch // 4), m) if m else 0
     latent = nets.latent_dim

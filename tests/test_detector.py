@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 import torch
 from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
 
 from aabigan import AABiGAN
-from aabigan.detector import resolve_device
+from aabigan.detector import DEFAULT_EPOCHS, DEFAULT_MIN_STEPS, resolve_device
 from aabigan.scores import auroc
 
 D = 8
@@ -66,8 +68,27 @@ def test_clone_gives_unfitted_estimator(fitted):
     c = clone(fitted)
     assert c.get_params() == fitted.get_params()
     assert not hasattr(c, "encoder_") and not hasattr(c, "decision_scores_")
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         c.decision_function(np.zeros((2, D), np.float32))
+
+
+@pytest.mark.parametrize("call", ["decision_function", "predict", "score_samples_all", "reconstruct", "sample",
+                                  "save"])
+def test_not_fitted_raises_scikit_learns_error(call, tmp_path):
+    det = AABiGAN()
+    arg = {"sample": 3, "save": tmp_path / "x.npz"}.get(call, np.zeros((2, D), np.float32))
+    with pytest.raises(NotFittedError, match="not fitted yet; call fit") as info:
+        getattr(det, call)(arg)
+    # scikit-learn's NotFittedError is a ValueError and an AttributeError; ours is a RuntimeError too, which
+    # is what this package raised before
+    assert isinstance(info.value, (ValueError, AttributeError, RuntimeError))
+    assert isinstance(info.value, ValueError) and isinstance(info.value, RuntimeError)
+    with pytest.raises(NotFittedError):
+        check_is_fitted(det)
+
+
+def test_check_is_fitted_passes_after_fit(fitted):
+    check_is_fitted(fitted)
 
 
 def test_fit_returns_self_and_sets_attributes(problem):
@@ -174,7 +195,7 @@ def test_load_rejects_foreign_file(tmp_path):
 
 
 def test_save_before_fit_raises(tmp_path):
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         AABiGAN().save(tmp_path / "x.npz")
 
 
@@ -391,7 +412,178 @@ def test_a_failed_refit_leaves_an_unfitted_detector(problem, monkeypatch):
     with pytest.raises(FloatingPointError, match="diverged"):
         det.fit(X, y)
     assert not [k for k in vars(det) if k.endswith("_")]
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         det.decision_function(X_test)
     monkeypatch.undo()
     assert det.fit(X, y).decision_function(X_test).shape == (len(X_test),)   # and it can be fitted again
+
+
+# ------------------------------------------------------------------------------------------ defaults
+def test_default_training_length_counts_steps():
+    """epochs=None: at least DEFAULT_EPOCHS epochs and DEFAULT_MIN_STEPS steps; a given epochs is exactly
+    that many epochs unless min_steps asks for more (so every explicit call keeps its old meaning)."""
+    params = AABiGAN().get_params()
+    assert (params["epochs"], params["min_steps"], params["score"], params["epoch_rule"]) == (
+        None, None, "reconstruction", "last")
+    cfg = AABiGAN()._train_config()
+    assert (cfg.epochs, cfg.min_steps) == (DEFAULT_EPOCHS, DEFAULT_MIN_STEPS) == (100, 5000)
+    assert cfg.total_steps(100) == 5000 and cfg.total_steps(2207) == 295 * 17 and cfg.total_steps(27352) == 21300
+    assert (AABiGAN(epochs=5)._train_config().epochs, AABiGAN(epochs=5)._train_config().min_steps) == (5, 0)
+    assert AABiGAN(epochs=5, min_steps=50)._train_config().min_steps == 50
+    assert AABiGAN(min_steps=0)._train_config().total_steps(100) == 100
+
+
+def test_min_steps_is_what_a_fit_trains(problem):
+    X, y, _, _ = problem                       # 400 normals, batch 64: 6 steps an epoch
+    det = AABiGAN(epochs=1, min_steps=13, batch_size=64, width=8, random_state=0)
+    with pytest.warns(UserWarning):
+        det.fit(X, y)
+    assert len(det.history_) == 3 == det.selected_epoch_
+
+
+# -------------------------------------------------------------------------------------- bad parameters
+@pytest.mark.parametrize("params,exc,match", [
+    (dict(epochs=1.7), TypeError, r"epochs must be None or an integer of at least 1, got 1\.7"),
+    (dict(epochs=2.0), TypeError, r"epochs must be None or an integer"),
+    (dict(epochs=float("nan")), TypeError, r"epochs must be None or an integer of at least 1, got nan"),
+    (dict(epochs=0), ValueError, r"epochs must be None or an integer of at least 1, got 0"),
+    (dict(epochs="10"), TypeError, r"epochs must be"),
+    (dict(epochs=True), TypeError, r"epochs must be"),
+    (dict(min_steps=-1), ValueError, r"min_steps must be None or an integer of at least 0"),
+    (dict(min_steps=2.5), TypeError, r"min_steps must be"),
+    (dict(batch_size=1), ValueError, r"batch_size must be an integer of at least 2"),
+    (dict(neg_batch_size=-2), ValueError, r"neg_batch_size must be None or an integer of at least 1, got -2"),
+    (dict(neg_batch_size=0), ValueError, r"neg_batch_size must be None or an integer of at least 1"),
+    (dict(latent_dim=0), ValueError, r"latent_dim must be None or an integer of at least 1, got 0"),
+    (dict(latent_dim=-4), ValueError, r"latent_dim must be"),
+    (dict(width=0), ValueError, r"width must be an integer of at least 1, got 0"),
+    (dict(dropout=1.0), ValueError, r"dropout must lie in \[0.0, 1.0\), got 1.0"),
+    (dict(dropout=-0.1), ValueError, r"dropout must lie in"),
+    (dict(dropout="high"), TypeError, r"dropout must be a number"),
+    (dict(random_state="abc"), TypeError, r"random_state must be None or an integer in \[0, 4294967295\], got 'abc'"),
+    (dict(random_state=-1), ValueError, r"random_state must be None or an integer in"),
+    (dict(random_state=2**32), ValueError, r"random_state must be None or an integer in"),
+    (dict(random_state=np.random.RandomState(0)), TypeError, r"random_state must be None or an integer"),
+    (dict(lr_ge=0.0), ValueError, r"lr_ge must be a positive number"),
+    (dict(lr_d=float("nan")), ValueError, r"lr_d must be finite"),
+    (dict(c=float("inf")), ValueError, r"c must be finite"),
+    (dict(a="one"), TypeError, r"a must be a number"),
+    (dict(recon_weight=-1.0), ValueError, r"recon_weight must be at least 0"),
+    (dict(ema_decay=1.0), ValueError, r"ema_decay must lie in \(0, 1\) or be None"),
+    (dict(ema_decay=float("nan")), ValueError, r"ema_decay must be finite"),
+    (dict(objective="wgan"), ValueError, r"unknown objective 'wgan'"),
+    (dict(family="resnet"), ValueError, r"unknown family 'resnet'"),
+    (dict(score="mean"), ValueError, r"unknown score 'mean'"),
+    (dict(epoch_rule="first"), ValueError, r"unknown epoch_rule 'first'"),
+    (dict(pair_disc="yes"), TypeError, r"pair_disc must be True or False"),
+    (dict(amp=1), TypeError, r"amp must be True or False"),
+])
+def test_bad_parameters_name_the_problem(problem, params, exc, match):
+    X, y, _, _ = problem
+    det = AABiGAN(**{"width": 8, **params})    # __init__ stores them; fit checks them, before any training
+    with pytest.raises(exc, match=match):
+        det.fit(X, y)
+    assert not [k for k in vars(det) if k.endswith("_")]
+
+
+def test_numpy_integer_parameters_are_accepted(problem):
+    X, y, _, _ = problem
+    det = AABiGAN(epochs=np.int32(1), min_steps=np.int64(0), batch_size=np.int64(64), latent_dim=np.int16(4),
+                  width=8, random_state=np.uint32(7))
+    with pytest.warns(UserWarning):
+        det.fit(X, y)
+    assert det.nets_.latent_dim == 4 and len(det.history_) == 1
+
+
+# ------------------------------------------------------------------------------------- damaged files
+@pytest.fixture(scope="module")
+def saved(fitted, tmp_path_factory):
+    return fitted.save(tmp_path_factory.mktemp("saved") / "det.npz")
+
+
+def _rewrite(saved, path, meta_edit=None, drop=()):
+    """A copy of the saved file with its metadata edited and some arrays left out."""
+    with np.load(saved, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files if k not in drop}
+    meta = json.loads(bytes(arrays["__meta__"]).decode())
+    if meta_edit is not None:
+        meta_edit(meta)
+    arrays["__meta__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    np.savez(path, **arrays)
+    return path
+
+
+def _truncated(saved, tmp_path):
+    path = tmp_path / "cut.npz"
+    path.write_bytes(saved.read_bytes()[:2000])
+    return path
+
+
+def _foreign_zip(saved, tmp_path):
+    import zipfile
+    path = tmp_path / "notes.npz"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("readme.txt", "not a detector")
+    return path
+
+
+def _text(saved, tmp_path):
+    path = tmp_path / "text.npz"
+    path.write_text("hello")
+    return path
+
+
+def _bare_array(saved, tmp_path):
+    path = tmp_path / "bare.npy"
+    np.save(path, np.zeros(3))
+    return path
+
+
+def _newer_format(saved, tmp_path):
+    return _rewrite(saved, tmp_path / "v2.npz", lambda m: m.update(format="aabigan-detector-v2"))
+
+
+def _newer_parameter(saved, tmp_path):
+    return _rewrite(saved, tmp_path / "param.npz", lambda m: m["params"].update(warmup_steps=100))
+
+
+def _missing_key(saved, tmp_path):
+    return _rewrite(saved, tmp_path / "key.npz", lambda m: m.pop("threshold"))
+
+
+def _missing_weights(saved, tmp_path):
+    with np.load(saved, allow_pickle=False) as data:
+        drop = [k for k in data.files if k.startswith("scoring_encoder/")][:1]
+    return _rewrite(saved, tmp_path / "weights.npz", drop=drop)
+
+
+def _missing_scores(saved, tmp_path):
+    return _rewrite(saved, tmp_path / "scores.npz", drop=("__decision_scores__",))
+
+
+def _bad_meta(saved, tmp_path):
+    path = tmp_path / "meta.npz"
+    np.savez(path, __meta__=np.frombuffer(b"{not json", dtype=np.uint8))
+    return path
+
+
+@pytest.mark.parametrize("make,match", [
+    (_truncated, r"cut\.npz is not a readable AABiGAN file \(truncated or damaged\?\)"),
+    (_foreign_zip, r"notes\.npz is not a file written by AABiGAN\.save \(no detector metadata\)"),
+    (_text, r"text\.npz is not a readable AABiGAN file"),
+    (_bare_array, r"bare\.npy is not a file written by AABiGAN\.save \(a bare array"),
+    (_newer_format, r"has format 'aabigan-detector-v2', expected 'aabigan-detector-v1'.*newer"),
+    (_newer_parameter, r"unknown parameter\(s\) \['warmup_steps'\]: written by a newer version"),
+    (_missing_key, r"key\.npz does not hold a detector this version of aabigan can rebuild \(KeyError: 'threshold'"),
+    (_missing_weights, r"(?s)weights\.npz does not hold a detector .*RuntimeError.*Missing key"),
+    (_missing_scores, r"scores\.npz does not hold a detector .*KeyError"),
+    (_bad_meta, r"meta\.npz is not a readable AABiGAN file .*JSONDecodeError"),
+], ids=lambda v: v.__name__.strip("_") if callable(v) else "")
+def test_load_of_a_damaged_or_foreign_file_names_the_problem(saved, tmp_path, make, match):
+    with pytest.raises(ValueError, match=match):
+        AABiGAN.load(make(saved, tmp_path))
+
+
+def test_load_of_a_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        AABiGAN.load(tmp_path / "nothing.npz")

@@ -34,6 +34,11 @@ def _run(objective, X_pos, X_neg, seed=0, pair_disc=True, **cfg):
     ({"objective": "AA"}, "unknown objective"),
     ({"epochs": 0}, "epochs must be at least 1"),
     ({"epochs": -3}, "epochs must be at least 1"),
+    ({"epochs": 1.7}, "epochs must be at least 1 and a whole number, got 1.7"),
+    ({"epochs": float("nan")}, "epochs must be at least 1 and a whole number"),
+    ({"min_steps": -1}, "min_steps must be at least 0"),
+    ({"neg_batch_size": -2}, "neg_batch_size must be None or at least 1"),
+    ({"neg_batch_size": 0}, "neg_batch_size must be None or at least 1"),
     ({"batch_size": 1}, "batch_size must be at least 2"),
     ({"lr_ge": 0.0}, "lr_ge must be a positive number"),
     ({"lr_ge": -1e-4}, "lr_ge must be a positive number"),
@@ -45,6 +50,17 @@ def _run(objective, X_pos, X_neg, seed=0, pair_disc=True, **cfg):
 def test_config_rejects_bad_values(kwargs, match):
     with pytest.raises(ValueError, match=match):
         TrainConfig(**kwargs)
+
+
+@pytest.mark.parametrize("n,batch,epochs,min_steps,spe,total", [
+    (1000, 128, 100, 0, 7, 700),          # 7 full batches, the last incomplete one dropped
+    (1000, 128, 100, 3000, 7, 3003),      # min_steps: ceil(3000 / 7) = 429 epochs
+    (100, 128, 100, 3000, 1, 3000),       # fewer normals than a batch: one step of all of them
+    (30000, 128, 100, 3000, 234, 23400),  # enough epochs already
+])
+def test_steps_per_epoch_and_total_steps(n, batch, epochs, min_steps, spe, total):
+    cfg = TrainConfig(epochs=epochs, min_steps=min_steps, batch_size=batch)
+    assert cfg.steps_per_epoch(n) == spe and cfg.total_steps(n) == total
 
 
 def test_config_defaults_are_the_papers():
