@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .experiments import GRIDS, METHODS, RunConfig, grid, read_rows, run_grid
+from .experiments import GRIDS, METHODS, RunConfig, dask_executor, grid, pending, read_rows, run_grid
 from .profiles import PROFILES, current_profile_name
 from .tables import TABLE_KEYS, compare, to_markdown, to_wide
 
@@ -107,12 +107,21 @@ def main(argv=None) -> int:
     r.add_argument("--out", required=True, help="results CSV to append to")
     r.add_argument("--threads", type=_positive_int, default=None, help="torch threads (default: torch's choice)")
     r.add_argument("--stack", type=_positive_int, default=1,
-                   help="train up to this many seeds of one tabular AA-BiGAN cell together (default 1: one at a time)")
+                   help="train up to this many AA-BiGAN runs of one cell together: the seeds of a tabular cell, "
+                        "the class pairs of an image cell (default 1: one at a time)")
     r.add_argument("--workers", type=_positive_int, default=1,
                    help="train this many runs (or stacks) at once in worker processes (default 1); with "
                         "--threads, the torch threads of each")
     r.add_argument("--set", dest="overrides", type=_setting, action="append", default=[], metavar="NAME=VALUE",
                    help="override a method setting of every config, e.g. --set ema_decay=0.99 (repeatable)")
+    r.add_argument("--report", choices=("rules", "curve"), default="rules",
+                   help="rules: one row per selection rule (default); curve: one row per epoch (learning curves)")
+    r.add_argument("--dask", metavar="ADDRESS", default=None,
+                   help="train on a Dask cluster: 'local' (a LocalCluster of --workers one-thread processes) or a "
+                        "scheduler address, e.g. tcp://host:8786; needs pip install 'aabigan[dask]'")
+    r.add_argument("--dask-resources", metavar="NAME=N", default=None,
+                   help="resources every run asks of its Dask worker, e.g. GPU=1 (workers started with "
+                        "--resources GPU=1)")
     r.add_argument("--dry-run", action="store_true", help="list the configs still to run and stop")
 
     f = sub.add_parser("fid", help="Table 4: FID of generated images, appending rows to a CSV (resumable)")
@@ -166,13 +175,29 @@ def main(argv=None) -> int:
             configs = [dataclasses.replace(c, overrides={**dict(c.overrides), **dict(args.overrides)})
                        for c in configs]
         if args.dry_run:
-            done = {r["config_hash"] for r in read_rows(args.out) if r["status"] == "ok"}
-            todo = [c for c in configs if c.hash not in done]
+            todo = pending(configs, read_rows(args.out), args.report)
             print(f"{len(configs)} configs, {len(configs) - len(todo)} done, {len(todo)} to run")
             for c in todo:
                 print(c)
             return 0
-        counts = run_grid(configs, args.out, stack=args.stack, workers=args.workers, threads=args.threads)
+        executor = client = None
+        if args.dask:
+            resources = None
+            if args.dask_resources:
+                name, _, n = args.dask_resources.partition("=")
+                try:
+                    resources = {name.strip(): float(n)}
+                except ValueError:
+                    ap.error(f"--dask-resources takes NAME=N, got {args.dask_resources!r}")
+            executor, client = dask_executor(args.dask, args.workers, resources)
+        try:
+            counts = run_grid(configs, args.out, stack=args.stack, workers=args.workers, threads=args.threads,
+                              report=args.report, executor=executor)
+        finally:
+            if client is not None:
+                client.close()
+                if args.dask == "local":
+                    client.cluster.close()
         print(f"{counts['ran']} runs ({counts['failed']} failed), {counts['done_before']} already done -> {args.out}")
         return 1 if counts["failed"] else 0
 

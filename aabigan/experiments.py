@@ -16,6 +16,7 @@ A run that fails (bad data, a diverging loss) is recorded as one row with ``stat
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -24,6 +25,7 @@ import os
 import platform
 import time
 import traceback
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,19 +33,14 @@ from typing import Callable, Iterable
 
 from . import __version__
 from .data import IMAGE_DATASETS, ODDS_DATASETS, canonical_name, make_split
-from .detector import AABiGAN
-from .profiles import get_profile
+from .detector import AABiGAN, ShortFitWarning
+from .profiles import RUNNER_BASE_SETTINGS, get_profile
 from .provenance import commit as _commit, device_name as _device_name
 from .scores import SCORES, auprc, auroc
 from .store import CURVE_FIELDS, CURVE_SCHEMA, ROW_FIELDS, RUN_SCHEMA, ResultsFile, complete_keys, read_rows
-from .validation import check_fraction
+from .validation import check_fraction, check_integer
 
-try:  # TEMPORARY until profiles.py defines it
-    from .profiles import RUNNER_BASE_SETTINGS
-except ImportError:
-    RUNNER_BASE_SETTINGS = {}
-
-__all__ = ["METHODS", "RULES", "REPORTS", "RunConfig", "run_one", "load_or_train", "figure_models", "run_grid", "pending",
+__all__ = ["METHODS", "RULES", "REPORTS", "RunConfig", "run_one", "load_or_train", "figure_models", "run_grid", "dask_executor", "pending",
            "expected_rules", "read_rows", "grid", "GRIDS", "ROW_FIELDS", "rows_from_history"]
 
 
@@ -120,7 +117,10 @@ class RunConfig:
 
     def __post_init__(self):
         object.__setattr__(self, "dataset", canonical_name(self.dataset))
-        object.__setattr__(self, "known_classes", tuple(int(c) for c in self.known_classes))
+        check_integer(self.normal_class, "normal_class", 0)
+        check_integer(self.seed, "seed", 0)
+        object.__setattr__(self, "known_classes", tuple(check_integer(c, "known_classes", 0)
+                                                        for c in self.known_classes))
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; known: {', '.join(sorted(METHODS))}")
         # an override the method lacks (an AA-BiGAN setting given to a whole grid) changes neither its run nor
@@ -155,8 +155,12 @@ class RunConfig:
         return METHODS[self.method].params(self.settings())
 
     def split_args(self) -> dict:
+        """``make_split``'s arguments: the profile's subsampling; one channel for the authors' MNIST / F-MNIST
+        networks (they take 1x32x32; CIFAR-10 keeps its three)."""
         prof = get_profile(self.profile)
         args = dict(prof.split_image) if self.family == "image" else {}
+        if self.family == "image" and self.settings().get("arch") == "authors":
+            args["channels"] = 3 if self.dataset == "cifar10" else 1
         return args
 
     @classmethod
@@ -267,7 +271,8 @@ def _curve_rows(cfg: RunConfig, model, split, seconds: float) -> list[dict]:
     columns are for reporting: nothing is chosen with them)."""
     if not METHODS[cfg.method].per_epoch:
         raise ValueError(f"a learning curve needs a method reported per epoch; {cfg.method!r} is not one")
-    per_epoch = model._train_config().steps_per_epoch(split.info["n_normal"])
+    n = int(split.info["n_normal"])
+    per_epoch = max(1, n // min(int(model.batch_size), max(1, n)))   # the trainer drops an incomplete batch
     extra = {"status": "ok", "fit_seconds": round(seconds, 3),
              "device": _device_name(getattr(model, "device_", "cpu")), "error": ""}
     out = []
@@ -291,11 +296,21 @@ def _failed(cfg: RunConfig, exc: BaseException, fields=ROW_FIELDS) -> list[dict]
                   fields)
 
 
-def _fit(model, split, X, y, per_epoch: bool) -> None:
-    if per_epoch:
-        model.fit(X, y, eval_set=(split.X_val, split.y_val), monitor_set=(split.X_test, split.y_test))
-    else:
-        model.fit(X, y)
+@contextlib.contextmanager
+def _quiet_if_smoke(profile: str):
+    """The smoke profile trains too short to mean anything on purpose: its runs do not warn that they do."""
+    with warnings.catch_warnings():
+        if profile == "smoke":
+            warnings.simplefilter("ignore", ShortFitWarning)
+        yield
+
+
+def _fit(model, split, X, y, per_epoch: bool, profile: str = "") -> None:
+    with _quiet_if_smoke(profile):
+        if per_epoch:
+            model.fit(X, y, eval_set=(split.X_val, split.y_val), monitor_set=(split.X_test, split.y_test))
+        else:
+            model.fit(X, y)
 
 
 def load_or_train(cfg: RunConfig, path) -> AABiGAN:
@@ -314,7 +329,7 @@ def load_or_train(cfg: RunConfig, path) -> AABiGAN:
         return det
     split, X, y = _split(cfg)
     det = _build(cfg)
-    _fit(det, split, X, y, per_epoch=True)
+    _fit(det, split, X, y, per_epoch=True, profile=cfg.profile)
     info = _base_row(cfg) | {"device": _device_name(det.device_), "fit_seconds": round(float(det.fit_seconds_), 3),
                              "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -356,22 +371,27 @@ def run_one(cfg: RunConfig, report: str = "rules") -> list[dict]:
         split, X, y = _split(cfg)
         model = _build(cfg)
         t0 = time.perf_counter()
-        _fit(model, split, X, y, METHODS[cfg.method].per_epoch)
+        _fit(model, split, X, y, METHODS[cfg.method].per_epoch, cfg.profile)
         return rows_of(cfg, model, split, getattr(model, "fit_seconds_", None) or (time.perf_counter() - t0))
     except Exception as exc:  # recorded as failed, never as a number
         return _failed(cfg, exc, list(schema.fields))
 
 
 def _stack_key(cfg: RunConfig):
-    """Configs with equal keys differ only by seed and can be trained as one stack (MLP AA-BiGAN family)."""
-    if cfg.family != "tabular" or METHODS[cfg.method].build is not _aabigan:
+    """Configs with equal keys can be trained as one stack of AA-BiGAN runs (:mod:`aabigan.stacked`): the seeds
+    of a tabular cell, or the class pairs (and seeds) of an image cell."""
+    if METHODS[cfg.method].build is not _aabigan:
         return None
-    return (cfg.dataset, cfg.method, cfg.normal_class, cfg.known_classes, cfg.gamma_l, cfg.gamma_p, cfg.profile,
+    if cfg.family == "tabular":
+        return (cfg.dataset, cfg.method, cfg.normal_class, cfg.known_classes, cfg.gamma_l, cfg.gamma_p, cfg.profile,
+                cfg.overrides)
+    return ("image", cfg.dataset, cfg.method, len(cfg.known_classes), cfg.gamma_l, cfg.gamma_p, cfg.profile,
             cfg.overrides)
 
 
 def run_stacked(cfgs: list[RunConfig]) -> list[list[dict]]:
-    """Train configs that differ only by seed as one stacked training; rows per config.
+    """Train configs of one stack key (:func:`_stack_key`) as stacked trainings; rows per config.  Runs whose
+    data sizes differ (class pairs with other numbers of normal images) go into stacks of their own.
 
     Falls back to one run at a time when stacking fails (e.g. one run diverges), so a failure is
     recorded for the run it belongs to.
@@ -383,7 +403,14 @@ def run_stacked(cfgs: list[RunConfig]) -> list[list[dict]]:
     try:
         prepared = [_split(c) for c in cfgs]
         models = [_build(c) for c in cfgs]
-        fit_stacked(models, [(X, y, (sp.X_val, sp.y_val), (sp.X_test, sp.y_test)) for sp, X, y in prepared])
+        groups: dict[tuple, list[int]] = {}
+        for i, (sp, X, y) in enumerate(prepared):
+            groups.setdefault((X.shape, int(y.sum()), sp.X_val.shape, sp.X_test.shape), []).append(i)
+        with _quiet_if_smoke(cfgs[0].profile):
+            for idx in groups.values():
+                fit_stacked([models[i] for i in idx],
+                            [(prepared[i][1], prepared[i][2], (prepared[i][0].X_val, prepared[i][0].y_val),
+                              (prepared[i][0].X_test, prepared[i][0].y_test)) for i in idx])
         return [_rows(c, m, sp, m.fit_seconds_) for c, m, (sp, _, _) in zip(cfgs, models, prepared)]
     except Exception:
         return [run_one(c) for c in cfgs]
@@ -420,26 +447,64 @@ def _init_worker(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def _results(batches, workers: int, threads: int | None, report: str = "rules"):
-    """(batch, its rows per config) as each batch finishes: here, or in ``workers`` fresh processes."""
+def _run_batch_threads(batch: list[RunConfig], report: str, threads: int | None) -> list[list[dict]]:
+    """:func:`_run_batch` with ``threads`` torch threads (a worker of an executor that has no initializer)."""
+    if threads:
+        _init_worker(threads)
+    return _run_batch(batch, report)
+
+
+def _from_executor(executor, batches, report: str, threads: int | None):
+    """(batch, its rows per config) as each batch finishes on ``executor`` (a ``concurrent.futures``
+    executor: a process pool, or a Dask cluster's ``client.get_executor()``)."""
+    from concurrent.futures import as_completed
+
+    futures = {executor.submit(_run_batch_threads, batch, report, threads): batch for batch in batches}
+    try:
+        for fut in as_completed(futures):
+            yield futures[fut], fut.result()
+    except BaseException:
+        for fut in futures:
+            fut.cancel()
+        raise
+
+
+def _results(batches, workers: int, threads: int | None, report: str = "rules", executor=None):
+    """(batch, its rows per config) as each batch finishes: here, on ``executor``, or in ``workers`` fresh
+    processes."""
+    if executor is not None:
+        yield from _from_executor(executor, batches, report, threads)
+        return
     if workers <= 1:
         for batch in batches:
             yield batch, _run_batch(batch, report)
         return
     import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import ProcessPoolExecutor
 
     threads = threads or max(1, (os.cpu_count() or 1) // workers)
     ctx = multiprocessing.get_context("spawn")      # no fork of a process whose OpenMP threads are running
     with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(threads,)) as pool:
-        futures = {pool.submit(_run_batch, batch, report): batch for batch in batches}
-        try:
-            for fut in as_completed(futures):
-                yield futures[fut], fut.result()
-        except BaseException:
-            for fut in futures:
-                fut.cancel()
-            raise
+        yield from _from_executor(pool, batches, report, None)
+
+
+def dask_executor(address: str = "local", workers: int = 2, resources: dict | None = None):
+    """A ``concurrent.futures`` executor on a Dask distributed cluster, for :func:`run_grid` (``executor=``):
+    ``address`` ``"local"`` starts a ``LocalCluster`` of ``workers`` one-thread worker processes; otherwise it
+    is a scheduler's address (``tcp://host:8786``; a Slurm allocation through dask-jobqueue gives one).
+    ``resources``, e.g. ``{"GPU": 1}``, is asked of the worker of every task (workers started with
+    ``--resources GPU=1``).  Needs the optional extra: ``pip install aabigan[dask]``.  Returns (executor,
+    client); close the client when the grid is done."""
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise ImportError("the Dask executor needs the distributed package: pip install 'aabigan[dask]'") from None
+    if address == "local":
+        client = Client(LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
+                                     dashboard_address=None))
+    else:
+        client = Client(address)
+    return client.get_executor(resources=resources) if resources else client.get_executor(), client
 
 
 def expected_rules(cfg: RunConfig) -> set[str]:
@@ -461,7 +526,7 @@ def pending(configs: Iterable[RunConfig], rows: Iterable[dict], report: str = "r
 
 
 def run_grid(configs: Iterable[RunConfig], out, progress: bool = True, stack: int = 1, workers: int = 1,
-             threads: int | None = None, report: str = "rules") -> dict:
+             threads: int | None = None, report: str = "rules", executor=None) -> dict:
     """Run every config not yet done in ``out``; write each run's rows as it finishes.
 
     The results file is opened through :class:`aabigan.store.ResultsFile` before anything is trained: it is
@@ -469,12 +534,16 @@ def run_grid(configs: Iterable[RunConfig], out, progress: bool = True, stack: in
     and each run's rows are written all at once or not at all.  A run counts as done only when all its rows
     are there (:func:`pending`); an incomplete one is trained again and its new rows replace the old.
 
-    ``stack > 1`` trains up to that many configs that differ only by seed together (MLP AA-BiGAN runs,
-    :func:`run_stacked`); their rows are written when the stack finishes.  ``workers > 1`` trains that
+    ``stack > 1`` trains up to that many AA-BiGAN configs of one cell together (the seeds of a tabular cell,
+    the class pairs of an image cell: :func:`run_stacked`); their rows are written when the stack finishes.  ``workers > 1`` trains that
     many runs (or stacks) at once in fresh worker processes, each with ``threads`` torch threads (default:
     the cores shared out); the rows are written here, in the order the runs finish.  Workers import the
     package anew, so only methods registered by the package itself are available to them.  Returns counts:
     {"done_before": ..., "ran": ..., "failed": ...}.  Safe to interrupt and call again.
+
+    ``executor``: any ``concurrent.futures``-style executor (e.g. a Dask cluster's, :func:`dask_executor`)
+    trains the runs or stacks instead, with ``threads`` torch threads each when given; this process alone
+    writes the rows, so resume and integrity are as above.
 
     ``report="curve"``: each run writes its learning curve instead (:data:`aabigan.store.CURVE_SCHEMA`, one
     row per epoch: validation and test AUROC of both scores), to a file of curves; runs are not stacked.
@@ -492,25 +561,27 @@ def run_grid(configs: Iterable[RunConfig], out, progress: bool = True, stack: in
         started = {r["config_hash"] for r in store.rows if r["status"] == "ok"}
         counts = {"done_before": len(configs) - len(todo), "ran": 0, "failed": 0}
         batches: list[list[RunConfig]] = []
-        for cfg in todo:                              # consecutive configs of one stack key go together
-            last = batches[-1] if batches else None
-            if (stack > 1 and last and len(last) < stack and _stack_key(cfg) is not None
-                    and _stack_key(cfg) == _stack_key(last[0])):
-                last.append(cfg)
-            else:
-                batches.append([cfg])
+        open_stacks: dict[tuple, list[RunConfig]] = {}   # configs of one stack key go together, up to `stack`
+        for cfg in todo:
+            key = _stack_key(cfg) if stack > 1 else None
+            if key is not None and key in open_stacks and len(open_stacks[key]) < stack:
+                open_stacks[key].append(cfg)
+                continue
+            batches.append([cfg])
+            if key is not None:
+                open_stacks[key] = batches[-1]
         bar = None
         if progress:
             from tqdm.auto import tqdm
             bar = tqdm(total=len(configs), initial=counts["done_before"], desc=f"runs -> {out.name}", unit="run")
-        if workers > 1:
+        if workers > 1 or executor is not None:
             unknown = sorted({c.method for c in todo
                               if getattr(METHODS[c.method].build, "__module__", "").split(".")[0] != "aabigan"})
             if unknown:
                 raise ValueError(f"methods {unknown} were registered at run time; worker processes cannot see "
                                  "them (use workers=1)")
             batches.sort(key=_cost, reverse=True)    # longest first: the workers finish close together
-        for batch, results in _results(batches, int(workers), threads, report):
+        for batch, results in _results(batches, int(workers), threads, report, executor):
             for cfg, rows in zip(batch, results):
                 ok = rows[0]["status"] == "ok"
                 store.append(rows, replace={cfg.hash} if ok and cfg.hash in started else ())

@@ -371,7 +371,7 @@ def fid_row(dataset: str, anomaly_class: int, profile: str | None = None, seed: 
     from .data import canonical_name
     from .detector import AABiGAN
     from .provenance import commit as _commit, device_name as _device_name
-    from .profiles import get_profile
+    from .profiles import RUNNER_BASE_SETTINGS, get_profile
 
     if rule not in ("best", "last"):
         raise ValueError(f"unknown rule {rule!r}; choose 'best' (lowest FID over the epochs) or 'last'")
@@ -409,7 +409,10 @@ def fid_row(dataset: str, anomaly_class: int, profile: str | None = None, seed: 
             if rule == "best":
                 per_epoch.append((score(generator, self.nets_.latent_dim, self.device_), int(losses["epoch"])))
 
-    det = _Tracked(**settings, random_state=seed).fit(X_train)
+    from .experiments import _quiet_if_smoke
+
+    with _quiet_if_smoke(prof.name):
+        det = _Tracked(**{**RUNNER_BASE_SETTINGS, **settings}, random_state=seed).fit(X_train)
     last = per_epoch[-1][0] if per_epoch else score(det.generator_, det.nets_.latent_dim, det.device_)
     best, best_epoch = min(per_epoch, key=lambda t: (t[0], t[1])) if per_epoch else (last, det.selected_epoch_)
     return {

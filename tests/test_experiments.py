@@ -408,3 +408,72 @@ def test_the_convergence_grid_uses_the_full_data_and_the_studied_schedule():
     assert [dict(c.overrides)["width"] for c in g] == [16] * 7 + [32] * 7      # the cheaper width first
     assert sum(c.dataset == "cifar10" for c in g) == 2
     assert all(c.settings()["min_steps"] == 6000 and c.settings()["batch_size"] == 64 for c in g)
+
+
+def test_grid_on_a_dask_local_cluster_gives_the_rows_of_one_at_a_time(tmp_path):
+    """Two one-thread Dask workers (a LocalCluster) train the runs; this process writes the rows: the same
+    rows, numbers included, as one at a time, and the grid resumes as ever."""
+    pytest.importorskip("distributed")
+    from aabigan.experiments import dask_executor
+
+    cfgs = [RunConfig("thyroid", m, 0, (1,), 0.01, 0.0, s, "smoke") for m in ("aabigan", "ocsvm") for s in (0, 1)]
+    serial, remote = tmp_path / "serial.csv", tmp_path / "dask.csv"
+    run_grid(cfgs, serial, progress=False)
+    executor, client = dask_executor("local", workers=2)
+    try:
+        assert run_grid(cfgs, remote, progress=False, executor=executor, threads=1)["ran"] == 4
+        assert run_grid(cfgs, remote, progress=False, executor=executor)["done_before"] == 4
+    finally:
+        client.close()
+        client.cluster.close()
+    key = lambda r: (r["config_hash"], r["rule"])   # noqa: E731
+    a, b = sorted(read_rows(serial), key=key), sorted(read_rows(remote), key=key)
+    assert [key(r) for r in a] == [key(r) for r in b]
+    np.testing.assert_allclose([float(r["auroc"]) for r in a], [float(r["auroc"]) for r in b], atol=1e-6)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(known_classes=("3",)), "known_classes must be"),
+    (dict(known_classes=(1.5,)), "known_classes must be"),
+    (dict(normal_class=0.5), "normal_class must be"),
+    (dict(seed=-1), "seed must be"),
+])
+def test_config_classes_and_seeds_are_integers_not_coerced(kwargs, match):
+    with pytest.raises((TypeError, ValueError), match=match):
+        RunConfig(**{"dataset": "mnist", "gamma_l": 0.05, **kwargs})
+
+
+@pytest.mark.parametrize("width", [0, 1.7, "8"])
+def test_a_bad_width_is_an_error_before_it_is_halved(width):
+    with pytest.raises((TypeError, ValueError), match="width must be a positive integer"):
+        RunConfig("mnist", "deepsad", 0, (1,), 0.05, 0.0, 0, "cpu", overrides=(("width", width),))
+
+
+def test_cli_runs_a_grid_on_a_local_dask_cluster_and_lists_pending_curves(tmp_path, capsys):
+    pytest.importorskip("distributed")
+    out = tmp_path / "d.csv"
+    args = ["run", "--dataset", "thyroid", "--gamma-l", "0.01", "--methods", "ocsvm", "--seeds", "0-1",
+            "--profile", "smoke", "--out", str(out)]
+    assert main(args + ["--dask", "local", "--workers", "1"]) == 0
+    assert sorted(r["seed"] for r in read_rows(out)) == ["0", "1"]
+    assert main(args + ["--dry-run"]) == 0 and "2 configs, 2 done, 0 to run" in capsys.readouterr().out
+    curves = tmp_path / "c.csv"
+    assert main(["run", "--dataset", "thyroid", "--gamma-l", "0.01", "--report", "curve", "--dry-run",
+                 "--out", str(curves)]) == 0
+    assert "1 configs, 0 done, 1 to run" in capsys.readouterr().out
+
+
+def test_image_grid_stacks_the_pairs_of_a_cell_and_gives_the_rows_of_one_at_a_time(tmp_path):
+    """--stack on an image grid: the class pairs of one cell train as one stack (aabigan.stacked) with
+    dropout off, and give the rows, numbers included, of the runs one by one."""
+    cfgs = [RunConfig("mnist", "aabigan", n, (k,), 0.05, 0.0, 0, "smoke", (("dropout", 0.0), ("width", 4)))
+            for n, k in ((0, 1), (1, 2), (2, 3))]
+    serial, stacked = tmp_path / "serial.csv", tmp_path / "stacked.csv"
+    run_grid(cfgs, serial, progress=False)
+    assert run_grid(cfgs, stacked, progress=False, stack=3)["ran"] == 3
+    key = lambda r: (r["config_hash"], r["rule"])   # noqa: E731
+    a, b = sorted(read_rows(serial), key=key), sorted(read_rows(stacked), key=key)
+    assert [key(r) for r in a] == [key(r) for r in b] and all(r["status"] == "ok" for r in b)
+    # grouped convolutions sum in another order: the weights agree to float noise (tests/test_stacked.py checks
+    # them), which can swap the rank of a close pair of test images -- an AUROC step far below 1e-3
+    np.testing.assert_allclose([float(r["auroc"]) for r in a], [float(r["auroc"]) for r in b], atol=1e-3)

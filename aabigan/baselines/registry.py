@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from ..detector import AABiGAN
 from ..experiments import Method, register_method
+from ..validation import check_integer
 from .aad import AAD
 from .alad import ALAD
 from .autoencoder import CAE
@@ -38,8 +39,8 @@ def make_resolver(cls, halve_width: bool = False, **fixed):
                 kw[key] = value
             elif key not in _AABIGAN_SETTINGS:
                 raise ValueError(f"{cls.__name__} has no setting {key!r}; its settings: {', '.join(sorted(names))}")
-        if halve_width and "width" in settings and "width" in names:
-            kw["width"] = max(4, int(settings["width"]) // 2)
+        if halve_width and "width" in settings and "width" in names:   # checked before it is halved
+            kw["width"] = max(4, check_integer(settings["width"], "width", low=1, what="a positive integer") // 2)
         return kw
 
     resolve.__name__ = f"resolve_{cls.__name__}"
