@@ -1,12 +1,14 @@
-"""The package as a user installs it: build the wheel, install it into a fresh virtual environment, and run a
-reproduction chapter from an empty directory, offline -- as on Colab, where there is no checkout.
+"""The package as a user installs it: build the wheel, install it into a fresh virtual environment, and run
+reproduction chapters (10 and 12: committed rows, the paper's tables, the saved models, the image data) from an
+empty directory, offline, with ``AABIGAN_DATA`` set -- as on Colab, where there is no checkout.
 
 The wheel must hold every module of the package and every committed file a chapter reads (``results/`` as
 ``aabigan/results``, the speed reports of ``benchmarks/`` as ``aabigan/benchmarks``; see pyproject.toml).
 The fresh environment gets the heavy dependencies (torch, numpy, jupyter, ...) of the test's own
 environment through a ``.pth`` line, without downloading anything; that line adds a folder to ``sys.path``
 without running the ``.pth`` files in it, so the editable install of this checkout stays invisible and
-``import aabigan`` finds the wheel's copy -- which the chapter's last, added, cell asserts.  About a minute.
+``import aabigan`` finds the wheel's copy -- which the chapter's last, added, cell reports and the test
+asserts.  Under a minute.
 """
 from __future__ import annotations
 
@@ -23,7 +25,8 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CHAPTER = ROOT / "book" / "13_sensitivity_c.ipynb"   # a reproduction chapter: paper's Table 5 + committed rows
+#: reproduction chapters: committed rows, the paper's tables, the saved models (10) and the image data (both)
+CHAPTERS = [ROOT / "book" / "10_images.ipynb", ROOT / "book" / "12_anomaly_types.ipynb"]
 
 #: an address no download can reach: the chapter must not need the network
 OFFLINE = {"HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9", "NO_PROXY": "",
@@ -72,22 +75,30 @@ def test_wheel_holds_the_package_and_the_committed_files(wheel):
     assert not expected - names, f"committed files missing from the wheel: {sorted(expected - names)}"
 
 
-def test_chapter_runs_from_the_wheel_in_an_empty_directory(wheel, tmp_path):
-    venv, work = tmp_path / "venv", tmp_path / "work"
-    work.mkdir()
-    _run([sys.executable, "-m", "venv", "--without-pip", venv])
+@pytest.fixture(scope="module")
+def venv(wheel, tmp_path_factory) -> tuple[Path, Path]:
+    """A fresh virtual environment with the wheel installed: its folder and its site-packages."""
+    venv = tmp_path_factory.mktemp("venv")
+    _run([sys.executable, "-m", "venv", "--clear", "--without-pip", venv])
     python = venv / "bin" / "python"
     site = Path(_run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"]).stdout.strip())
     (site / "outer-environment.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     _run([sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "--no-index", "-q", wheel],
          env={**os.environ, **OFFLINE})
+    return venv, site
 
-    nb = nbformat.read(CHAPTER, as_version=4)
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_runs_from_the_wheel_in_an_empty_directory(venv, chapter, tmp_path):
+    (venv, site), work = venv, tmp_path / "work"
+    python = venv / "bin" / "python"
+    work.mkdir()
+    nb = nbformat.read(chapter, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(
         "import json, aabigan, aabigan.paths, aabigan.tables\n"
         "print(json.dumps({'package': aabigan.__file__, 'results': str(aabigan.paths.results_dir()),\n"
         "                  'paper': str(aabigan.tables.paper_dir())}))"))
-    nbformat.write(nb, work / CHAPTER.name)
+    nbformat.write(nb, work / chapter.name)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "AABIGAN_RESULTS", "VIRTUAL_ENV")}
     env.update(OFFLINE, PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}", MPLBACKEND="Agg",
                AABIGAN_DATA=os.environ["AABIGAN_DATA"], AABIGAN_PROFILE="smoke", HOME=str(tmp_path),
@@ -96,9 +107,9 @@ def test_chapter_runs_from_the_wheel_in_an_empty_directory(wheel, tmp_path):
     _run([python, "-c", "import sys, nbclient, nbformat\n"
                         "nb = nbformat.read(sys.argv[1], as_version=4)\n"
                         "nbclient.NotebookClient(nb, timeout=600, kernel_name='python3').execute(cwd='.')\n"
-                        "nbformat.write(nb, sys.argv[1])", CHAPTER.name], cwd=work, env=env)
+                        "nbformat.write(nb, sys.argv[1])", chapter.name], cwd=work, env=env)
 
-    executed = nbformat.read(work / CHAPTER.name, as_version=4)
+    executed = nbformat.read(work / chapter.name, as_version=4)
     errors = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors, errors
     where = json.loads(executed.cells[-1].outputs[-1]["text"])
@@ -106,4 +117,4 @@ def test_chapter_runs_from_the_wheel_in_an_empty_directory(wheel, tmp_path):
     assert Path(where["package"]).parent == installed, where       # the wheel, not the checkout
     assert Path(where["results"]) == installed / "results", where   # its packaged results
     assert Path(where["paper"]) == installed / "results" / "paper", where
-    assert sorted(p.name for p in work.iterdir()) == [CHAPTER.name], "the chapter wrote into its working folder"
+    assert sorted(p.name for p in work.iterdir()) == [chapter.name], "the chapter wrote into its working folder"
