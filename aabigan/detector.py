@@ -33,7 +33,7 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 
-from .nets import build_networks
+from .nets import ARCHS, build_networks
 from .scores import SCORES, auprc, auroc, compute_scores
 from .trainer import OBJECTIVES, TrainConfig, train
 from .validation import check_X, check_y, check_fraction
@@ -132,6 +132,9 @@ class AABiGAN(BaseEstimator):
     pair_disc : use the reconstruction discriminator D'(x, x') of Supp. D (eqs. 33-34).
     recon_weight : weight of the D' terms in the G/E loss.
     family, latent_dim, width : architecture ("auto": MLP for vectors, DCGAN for (C, 32, 32) images).
+    arch : image networks: "dcgan" (the paper's text) or "authors" (the authors' code: on 1x32x32 their
+        MNIST / F-MNIST networks, on 3x32x32 their CIFAR-10 LeNet-type pair; width 64 is their channel
+        counts; their discriminators have no dropout, so pass dropout=0 to train as they did).
     dropout : dropout rate in the discriminators.
     ema_decay : score with an exponential moving average of the E and G weights (None: off).
     amp : mixed precision -- bfloat16 autocast of the training forward passes (meant for GPUs; scoring
@@ -147,7 +150,7 @@ class AABiGAN(BaseEstimator):
 
     def __init__(self, objective="aa", epochs=None, min_steps=None, batch_size=128, neg_batch_size=None, lr_ge=1e-4,
                  lr_d=2.5e-5, a=1.0, b=0.0, c=None, neg_target=None, pair_disc=True, recon_weight=1.0,
-                 family="auto", latent_dim=None, width=64, dropout=0.2, ema_decay=None, amp=False,
+                 family="auto", latent_dim=None, width=64, arch="dcgan", dropout=0.2, ema_decay=None, amp=False,
                  score="reconstruction", epoch_rule="last", contamination=0.1, device=None, random_state=None, verbose=False):
         self.objective = objective
         self.epochs = epochs
@@ -165,6 +168,7 @@ class AABiGAN(BaseEstimator):
         self.family = family
         self.latent_dim = latent_dim
         self.width = width
+        self.arch = arch
         self.dropout = dropout
         self.ema_decay = ema_decay
         self.amp = amp
@@ -191,6 +195,7 @@ class AABiGAN(BaseEstimator):
         if _real(self.recon_weight, "recon_weight") < 0:
             raise ValueError(f"recon_weight must be at least 0, got {self.recon_weight!r}")
         _choice(self.family, "family", FAMILIES)
+        _choice(self.arch, "arch", ARCHS)
         _integer(self.latent_dim, "latent_dim", 1, none_ok=True)
         _integer(self.width, "width", 1)
         check_fraction(self.dropout, "dropout", 0.0, 1.0, inclusive_high=False)
@@ -309,7 +314,7 @@ class AABiGAN(BaseEstimator):
     def _build_networks(self):
         latent = None if self.latent_dim is None else int(self.latent_dim)
         return build_networks(self.sample_shape_, self.family, latent, int(self.width), bool(self.pair_disc),
-                              float(self.dropout)).to(self.device_)
+                              float(self.dropout), arch=self.arch).to(self.device_)
 
     def _init_networks(self) -> torch.Generator:
         """Seed the global RNG (initialisation, dropout) and return the generator of the training draws."""
@@ -493,7 +498,8 @@ class AABiGAN(BaseEstimator):
 
 
 def fit_stacked(detectors: list[AABiGAN], data: list[tuple]) -> list[AABiGAN]:
-    """Fit several MLP-family detectors as one stacked training (:mod:`aabigan.stacked`).
+    """Fit several detectors (MLP or image networks, batch norm per run) as one stacked training
+    (:mod:`aabigan.stacked`).
 
     ``data[r] = (X, y, eval_set, monitor_set)`` for ``detectors[r]``.  The detectors must share every
     parameter but ``random_state``, and their runs the numbers of normal and collected samples (the seeds

@@ -11,7 +11,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from aabigan import AABiGAN
-from aabigan.detector import DEFAULT_EPOCHS, DEFAULT_MIN_STEPS, resolve_device
+from aabigan.detector import DEFAULT_EPOCHS, DEFAULT_MIN_STEPS, ShortFitWarning, resolve_device
 from aabigan.scores import auroc
 
 D = 8
@@ -587,3 +587,24 @@ def test_load_of_a_damaged_or_foreign_file_names_the_problem(saved, tmp_path, ma
 def test_load_of_a_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError):
         AABiGAN.load(tmp_path / "nothing.npz")
+
+
+def test_the_authors_networks_are_an_option_saved_and_loaded(tmp_path):
+    """arch='authors' builds the networks of the authors' code (1x32x32: their MNIST nets, latent 100)."""
+    from aabigan.experiments import RunConfig, run_one
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(size=(24, 1, 32, 32)).astype(np.float32)
+    det = AABiGAN(arch="authors", width=8, epochs=1, batch_size=8, dropout=0.0, random_state=0)
+    with pytest.warns(ShortFitWarning):
+        det.fit(X)
+    assert det.nets_.latent_dim == 100 and det.get_params()["arch"] == "authors"
+    back = AABiGAN.load(det.save(tmp_path / "a.npz"))
+    np.testing.assert_allclose(back.decision_function(X), det.decision_function(X), rtol=1e-5)
+    with pytest.raises(ValueError, match="arch"):
+        AABiGAN(arch="resnet", epochs=1).fit(X)
+    cfg = RunConfig("mnist", "aabigan", 0, (1,), 0.05, 0.0, 0, "smoke", (("arch", "authors"), ("width", 4)))
+    assert cfg.split_args()["channels"] == 1                       # their MNIST networks take one channel
+    rows = run_one(cfg)
+    assert rows[0]["status"] == "ok", rows[0]["error"]
+    assert json.loads(rows[0]["settings"])["arch"] == "authors"    # recorded in the row
