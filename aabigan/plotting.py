@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from .figures import KINDS
 
 __all__ = ["glue", "KIND_STYLE", "plot_points", "toy_figure", "scatter_figure", "score_map_figure", "bars_figure",
-           "curves_figure", "history_figure", "markdown_table"]
+           "curves_figure", "history_figure", "markdown_table", "weighted_hist_figure"]
 
 #: how each kind of point is drawn: label and colour as in :mod:`aabigan.figures`, and a marker
 KIND_STYLE = {k: (label, colour, marker) for (k, (label, colour)), marker in zip(KINDS.items(), "oX^")}
@@ -169,6 +169,31 @@ def curves_figure(x: np.ndarray, curves: Mapping[str, np.ndarray], xlabel: str =
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
+    return fig
+
+
+def weighted_hist_figure(panels: Mapping[str, tuple[np.ndarray, np.ndarray]], bins: Sequence[float],
+                         xlabel: str = "", title: str = "", vline: tuple[str, float] | None = None) -> Figure:
+    """One small panel per entry ``title -> (values, weights)``: the histogram of ``values`` under ``weights``.
+
+    For a distribution on a finite set of cells, e.g. the optimal discriminator's values under the measure
+    mu of chapter 5; NaN values (cells without mass) are dropped.  ``vline = (name, x)`` marks a position
+    in every panel; ``bins`` are the common bin edges.
+    """
+    fig, axes = _figure(len(panels), width=2.6, height=2.4)
+    for ax, (name, (v, w)) in zip(axes, panels.items()):
+        v, w = np.asarray(v, dtype=float), np.asarray(w, dtype=float)
+        if v.shape != w.shape:
+            raise ValueError(f"{name}: {v.shape[0] if v.ndim else 0} values for {w.shape} weights")
+        keep = np.isfinite(v)
+        ax.hist(v[keep], bins=bins, weights=w[keep], color="C0")
+        if vline is not None:
+            ax.axvline(vline[1], ls="--", c="grey", lw=1)
+            ax.annotate(vline[0], (vline[1], 1), xycoords=("data", "axes fraction"), xytext=(3, -12),
+                        textcoords="offset points", fontsize=8, color="grey")
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel(xlabel)
+    fig.suptitle(title, fontsize=10)
     return fig
 
 

@@ -52,3 +52,15 @@ def test_glue_without_myst_nb_is_silent(monkeypatch):
 
     monkeypatch.setattr(builtins, "__import__", no_myst)
     assert plotting.glue("key", 1.0) is None
+
+
+def test_weighted_hist_figure_uses_the_weights():
+    import pytest
+    from aabigan.plotting import weighted_hist_figure
+    v, w = np.array([0.1, 0.5, 0.5, np.nan]), np.array([0.2, 0.3, 0.5, 0.0])
+    fig = weighted_hist_figure({"a": (v, w), "b": (v, w[::-1])}, bins=[0, 0.25, 0.75], vline=("m", 0.5))
+    heights = [p.get_height() for p in fig.axes[0].patches]
+    assert np.allclose(heights, [0.2, 0.8])                  # the weights, not the counts; NaN dropped
+    assert len(fig.axes) == 2
+    with pytest.raises(ValueError):
+        weighted_hist_figure({"a": (v, w[:2])}, bins=[0, 1])
