@@ -79,6 +79,13 @@ def _split_into(src: torch.Tensor, dsts: list[torch.Tensor]) -> None:
             dst.copy_(piece)
 
 
+def _copy_conv_into(self, convs: list[nn.Module]) -> None:
+    """Copy a packed (transposed) convolution's runs back into the R convolutions it was packed from."""
+    _split_into(self.weight, [m.weight for m in convs])
+    if self.bias is not None:
+        _split_into(self.bias, [m.bias for m in convs])
+
+
 class PackedConv2d(nn.Conv2d):
     """R convolutions as one grouped convolution on packed feature maps (B, R*C_in, H, W) -> (B, R*C_out, ...)."""
 
@@ -93,10 +100,7 @@ class PackedConv2d(nn.Conv2d):
             _cat_into(out.bias, [m.bias for m in convs])
         return out
 
-    def copy_into(self, convs: list[nn.Conv2d]) -> None:
-        _split_into(self.weight, [m.weight for m in convs])
-        if self.bias is not None:
-            _split_into(self.bias, [m.bias for m in convs])
+    copy_into = _copy_conv_into
 
 
 class PackedConvTranspose2d(nn.ConvTranspose2d):
@@ -114,10 +118,7 @@ class PackedConvTranspose2d(nn.ConvTranspose2d):
             _cat_into(out.bias, [m.bias for m in convs])
         return out
 
-    def copy_into(self, convs: list[nn.ConvTranspose2d]) -> None:
-        _split_into(self.weight, [m.weight for m in convs])
-        if self.bias is not None:
-            _split_into(self.bias, [m.bias for m in convs])
+    copy_into = _copy_conv_into
 
 
 class PackedBatchNorm2d(nn.BatchNorm2d):

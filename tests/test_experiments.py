@@ -9,24 +9,7 @@ from aabigan.experiments import (METHODS, Method, ROW_FIELDS, RunConfig, grid, r
                                  rows_from_history, run_grid, run_one)
 from aabigan.profiles import PROFILES, get_profile
 from aabigan.tables import compare, summarise, versus_paper
-
-
-class MeanDistance:
-    """A tiny detector for runner tests: distance to the mean of the unlabelled samples."""
-
-    def __init__(self, **settings):
-        self.settings = settings
-
-    def fit(self, X, y=None):
-        if self.settings.get("explode"):
-            raise FloatingPointError("exploded on purpose")
-        if self.settings.get("interrupt"):
-            raise KeyboardInterrupt
-        self.mu_ = X[np.asarray(y) == 0].mean(0)
-        return self
-
-    def decision_function(self, X):
-        return np.linalg.norm(X - self.mu_, axis=1)
+from helpers import MeanDistance
 
 
 @pytest.fixture(autouse=True)

@@ -17,23 +17,7 @@ from aabigan.experiments import METHODS, Method, ROW_FIELDS, RunConfig, pending,
 from aabigan.store import (FID_SCHEMA, RUN_SCHEMA, ResultsFile, ResultsFileError, ResultsLockedError,
                            ResultsWriteError, check_unique, read_rows)
 from aabigan.tables import summarise
-
-
-class MeanDistance:
-    """A tiny detector: distance to the mean of the unlabelled samples; counts its fits."""
-
-    fits = 0
-
-    def __init__(self, **settings):
-        self.settings = settings
-
-    def fit(self, X, y=None):
-        MeanDistance.fits += 1
-        self.mu_ = X[np.asarray(y) == 0].mean(0)
-        return self
-
-    def decision_function(self, X):
-        return np.linalg.norm(X - self.mu_, axis=1)
+from helpers import MeanDistance
 
 
 @pytest.fixture(autouse=True)
