@@ -290,6 +290,95 @@ def test_ssad_subsamples_for_the_qp():
     assert det.n_iter_ < det.max_iter
 
 
+# ----------------------------------------------------------------------- the per-epoch hook
+BY_EPOCH = [n for n in NAMES if FAST[n]().trains_by_epochs]
+#: short versions of FAST for the hook's tests (3 epochs of the main stage; Deep SVDD / SAD pretrain for 2)
+SHORT = {"ae_epochs": 2, "epochs": 3}
+
+
+def short(name):
+    det = FAST[name]()
+    return det.set_params(**{k: v for k, v in SHORT.items() if k in det.get_params()}, random_state=0)
+
+
+def validation_set(seed=1):
+    _, _, test = synthetic(seed)
+    return np.vstack([test["normal"], test["collected"]]), np.r_[np.zeros(300), np.ones(100)].astype(np.int64)
+
+
+def test_the_methods_that_train_by_epochs_have_the_hook():
+    assert set(BY_EPOCH) == {"deepsvdd", "deepsad", "cae", "alad", "nda", "ssdgm", "supervised"}
+
+
+@pytest.mark.parametrize("name", BY_EPOCH)
+def test_scoring_each_epoch_does_not_change_the_fit(name):
+    """A callback that scores, switches the networks to eval mode and draws random numbers, and a validation
+    set, leave the fit exactly as it is without them; the callback sees each epoch of the main stage once, and
+    its scores at the last epoch are the fitted detector's."""
+    X, y, test = DATA
+    plain = short(name).fit(X, y)
+    seen = {}
+
+    def rude(epoch, det):
+        seen[epoch] = det.decision_function(test["normal"])
+        for m in det._modules():
+            m.eval()
+        torch.randn(100)
+
+    hooked = short(name).fit(X, y, eval_set=validation_set(), callbacks=[rude])
+    np.testing.assert_array_equal(hooked.decision_function(test["normal"]), plain.decision_function(test["normal"]))
+    np.testing.assert_array_equal(hooked.decision_scores_, plain.decision_scores_)
+    assert sorted(seen) == [1, 2, 3]                      # the main stage's epochs, not the pretraining's
+    np.testing.assert_array_equal(seen[3], plain.decision_function(test["normal"]))
+    assert [h["epoch"] for h in hooked.history_] == [1, 2, 3]
+    assert all(0 <= h["val_auroc"] <= 1 for h in hooked.history_)
+    assert all("val_auroc" not in h for h in plain.history_)
+    assert not any(k in vars(hooked) for k in ("_eval_set", "_callbacks", "_in_epoch"))
+
+
+def test_the_hook_serves_deep_sad_s_main_stage_after_its_pretraining():
+    X, y, _ = DATA
+    epochs = []
+    det = DeepSAD(epochs=2, ae_epochs=3, batch_size=64, **WIDE, random_state=0)
+    det.fit(X, y, callbacks=(lambda e, d: epochs.append((e, len(d.ae_history_))),))
+    assert epochs == [(1, 3), (2, 3)]
+
+
+@pytest.mark.parametrize("det", [OCSVM(), SSAD(features="hybrid", epochs=2), AAD()], ids=type)
+def test_methods_without_epochs_refuse_the_hook(det):
+    X, y, _ = DATA
+    with pytest.raises(ValueError, match="does not train by epochs"):
+        det.fit(X, y, eval_set=validation_set())
+    with pytest.raises(ValueError, match="does not train by epochs"):
+        det.fit(X, y, callbacks=[lambda e, d: None])
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(eval_set=(np.zeros((4, 8)),)), ValueError, "eval_set must be a pair"),
+    (dict(eval_set=(np.zeros((4, 8)), np.zeros(4))), ValueError, "y_val must contain both"),
+    (dict(eval_set=(np.zeros((4, 5)), np.r_[0, 0, 1, 1])), ValueError, "X_val"),
+    (dict(callbacks=lambda e, d: None), TypeError, "sequence of callables"),
+    (dict(callbacks=[3]), TypeError, "callables"),
+])
+def test_bad_hooks_name_the_problem(kwargs, error, match):
+    X, y, _ = DATA
+    with pytest.raises(error, match=match):
+        CAE(epochs=1).fit(X, y, **kwargs)
+
+
+def test_a_failing_callback_fails_the_fit_and_leaves_no_fitted_detector():
+    X, y, _ = DATA
+    det = CAE(epochs=2, random_state=0).fit(X, y)
+
+    def boom(epoch, det):
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        det.fit(X, y, callbacks=[boom])
+    with pytest.raises(RuntimeError, match="not fitted"):
+        det.decision_function(X)
+
+
 # ------------------------------------------------------------------------------------ the runner
 PAPER_COLUMNS = {"OCSVM", "OCSVM Hybrid", "Deep SVDD", "Deep SAD", "CAE", "ALAD", "SSAD Raw", "SSAD Hybrid",
                  "SS-DGM", "Supervised Classifier", "NDA", "AAD"}

@@ -9,6 +9,16 @@ in ``fit``; ``random_state`` fixes the whole fit (on the CPU).
 ``fit`` checks every hyper-parameter before it trains: the ones the baselines share by name
 (:data:`SHARED_PARAMS`: epochs, batch sizes, widths, learning rates, ...) here, the others in each class's
 ``_check_params``; a bad value raises an error that names it.
+
+A baseline that trains by epochs (``trains_by_epochs = True``) has a per-epoch hook for model selection:
+``fit(X, y, eval_set=(X_val, y_val), callbacks=(cb, ...))``.  After every epoch of its *main* training stage
+(Deep SVDD / Deep SAD: after the autoencoder pretraining, in the hypersphere stage) the validation AUROC goes
+into ``history_`` as ``val_auroc``, and each callback is called as ``cb(epoch, detector)``; it may call
+``detector.decision_function`` (the networks of that epoch).  The estimator never sees a test set: whoever
+wants test scores per epoch holds the test data in a callback (the experiment runner does).  Scoring in the
+hook cannot change the training: it runs with torch's random state forked and every network's train/eval mode
+restored, and the scores draw no random numbers, so a fit with callbacks ends with exactly the networks of
+one without.
 """
 from __future__ import annotations
 
@@ -23,6 +33,7 @@ from sklearn.base import BaseEstimator
 
 from ..detector import resolve_device
 from ..errors import DegenerateScoresError, TrainingDivergedError
+from ..scores import auroc
 from ..validation import check_fraction, check_integer, check_positive, check_random_state, check_X, check_y
 from ._nets import AutoEncoder, build_autoencoder
 
@@ -74,10 +85,13 @@ class BaseDetector(BaseEstimator):
     """Base of the baselines: validation, seeding, timing, the threshold and ``predict``.
 
     A subclass sets ``uses_labels`` (False: the collected anomalies are left out of training, as for
-    AA-BiGAN's unsupervised objectives) and implements ``_fit(X, y, seed)`` and ``_score(X)``.
+    AA-BiGAN's unsupervised objectives) and implements ``_fit(X, y, seed)`` and ``_score(X)``.  One that trains
+    by epochs sets ``trains_by_epochs`` and calls :meth:`_end_epoch` after every epoch of its main stage, its
+    networks already where ``_score`` finds them (see the module docstring).
     """
 
     uses_labels: bool = True
+    trains_by_epochs: bool = False
 
     # --------------------------------------------------------------------------- to implement
     def _check_params(self) -> None:
@@ -90,10 +104,17 @@ class BaseDetector(BaseEstimator):
         raise NotImplementedError
 
     # ------------------------------------------------------------------------------ contract
-    def fit(self, X, y=None):
-        """Fit on X; ``y[i] = 1`` marks a collected anomaly, 0 an unlabelled sample (y=None: all 0)."""
+    def fit(self, X, y=None, eval_set=None, callbacks=()):
+        """Fit on X; ``y[i] = 1`` marks a collected anomaly, 0 an unlabelled sample (y=None: all 0).
+
+        For a method that trains by epochs: ``eval_set=(X_val, y_val)`` (y_val = 1 for any anomaly) is scored
+        after every epoch of the main training stage, its AUROC kept in ``history_`` as ``val_auroc``; each of
+        ``callbacks`` is called then as ``callback(epoch, self)`` and may call ``self.decision_function``.
+        Neither changes what is trained (see the module docstring)."""
+        self.__dict__.pop("fit_seconds_", None)     # a failed refit leaves an unfitted detector, not a mix of two
         X = check_X(X, "X", min_samples=2)
         y = np.zeros(len(X), np.int64) if y is None else check_y(y, len(X))
+        self._eval_set, self._callbacks = self._check_epoch_hooks(X, eval_set, callbacks)
         check_fraction(self.contamination, "contamination", 0.0, 0.5)
         for name, value in self.get_params(deep=False).items():
             if name in SHARED_PARAMS:
@@ -114,15 +135,67 @@ class BaseDetector(BaseEstimator):
         self.seed_ = int(seed)
         devices = [self.device_.index or 0] if self.device_.type == "cuda" else []
         t0 = time.perf_counter()
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(self.seed_)
-            self._fit(X_fit, y_fit, self.seed_)
+        self._val_auroc, self._in_epoch = {}, False
+        try:
+            with torch.random.fork_rng(devices=devices):
+                torch.manual_seed(self.seed_)
+                self._fit(X_fit, y_fit, self.seed_)
+            for h in getattr(self, "history_", None) or ():
+                if h.get("epoch") in self._val_auroc:
+                    h["val_auroc"] = self._val_auroc[h["epoch"]]
+        finally:
+            del self._eval_set, self._callbacks, self._val_auroc, self._in_epoch
         self.fit_seconds_ = time.perf_counter() - t0
         self.decision_scores_ = self.decision_function(X)
         self._check_not_degenerate(X)
         self.threshold_ = float(np.quantile(self.decision_scores_, 1 - float(self.contamination)))
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
         return self
+
+    def _check_epoch_hooks(self, X: np.ndarray, eval_set, callbacks) -> tuple:
+        """``eval_set`` as checked arrays (or None) and ``callbacks`` as a tuple of callables."""
+        if callbacks is None:
+            callbacks = ()
+        if callable(callbacks) or isinstance(callbacks, (str, bytes)) or not hasattr(callbacks, "__iter__"):
+            raise TypeError(f"callbacks must be a sequence of callables callback(epoch, detector), got {callbacks!r}")
+        callbacks = tuple(callbacks)
+        for cb in callbacks:
+            if not callable(cb):
+                raise TypeError(f"callbacks must be callables callback(epoch, detector), got {cb!r}")
+        if (eval_set is not None or callbacks) and not self.trains_by_epochs:
+            raise ValueError(f"{type(self).__name__} does not train by epochs: it takes no eval_set or callbacks")
+        if eval_set is None:
+            return None, callbacks
+        if not isinstance(eval_set, (tuple, list)) or len(eval_set) != 2:
+            raise ValueError("eval_set must be a pair (X_val, y_val)")
+        X_val = check_X(eval_set[0], "X_val", n_features=X.shape[1:])
+        y_val = check_y(eval_set[1], len(X_val), "y_val")
+        if len(np.unique(y_val)) != 2:
+            raise ValueError("y_val must contain both normal (0) and anomalous (1) samples")
+        return (X_val, y_val), callbacks
+
+    def _modules(self) -> list[nn.Module]:
+        """The networks whose train/eval modes :meth:`_end_epoch` restores: the estimator's module attributes."""
+        return [v for v in vars(self).values() if isinstance(v, nn.Module)]
+
+    def _end_epoch(self, epoch: int) -> None:
+        """Called by ``_fit`` after each epoch of the main training stage: the validation AUROC, then the
+        callbacks, with the random state forked and every network's mode restored afterwards."""
+        if self._eval_set is None and not self._callbacks:
+            return
+        modes = [(m, m.training) for top in self._modules() for m in top.modules()]
+        devices = [self.device_.index or 0] if self.device_.type == "cuda" else []
+        self._in_epoch = True
+        try:
+            with torch.random.fork_rng(devices=devices):
+                if self._eval_set is not None:
+                    self._val_auroc[int(epoch)] = auroc(self._eval_set[1], self.decision_function(self._eval_set[0]))
+                for cb in self._callbacks:
+                    cb(int(epoch), self)
+        finally:
+            self._in_epoch = False
+            for m, was in modes:
+                m.training = was
 
     def _check_not_degenerate(self, X: np.ndarray) -> None:
         """One score for every training sample ranks nothing: an error, not a silent AUROC of 0.5."""
@@ -143,7 +216,7 @@ class BaseDetector(BaseEstimator):
                                     f"({s[0]:.6g}), so it cannot rank them: {why}")
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "fit_seconds_"):
+        if not hasattr(self, "fit_seconds_") and not getattr(self, "_in_epoch", False):
             raise RuntimeError(f"this {type(self).__name__} is not fitted yet; call fit(X, y) first")
 
     def decision_function(self, X) -> np.ndarray:
@@ -214,9 +287,10 @@ def lr_scheduler(opt: torch.optim.Optimizer, epochs: int, milestone: float | Non
 
 
 def fit_epochs(opt: torch.optim.Optimizer, epochs: int, n: int, batch_size: int, gen: torch.Generator,
-               batch_loss, what: str, sched=None) -> list[dict]:
+               batch_loss, what: str, sched=None, on_epoch_end=None) -> list[dict]:
     """The baselines' training loop: minimise ``batch_loss(idx)`` over shuffled minibatches of the n
-    training samples for ``epochs`` epochs (:func:`minibatches`), stepping ``sched`` after each epoch.
+    training samples for ``epochs`` epochs (:func:`minibatches`), stepping ``sched`` after each epoch, then
+    calling ``on_epoch_end(epoch)`` (epochs count from 1).
 
     Returns ``[{"epoch": e, "loss": mean loss of epoch e}, ...]``; raises :class:`TrainingDivergedError`
     naming ``what`` as soon as an epoch's loss is non-finite.
@@ -235,12 +309,16 @@ def fit_epochs(opt: torch.optim.Optimizer, epochs: int, n: int, batch_size: int,
         history.append({"epoch": epoch + 1, "loss": total / steps})
         if not math.isfinite(history[-1]["loss"]):
             raise TrainingDivergedError(f"{what}: the loss became non-finite in epoch {epoch + 1}")
+        if on_epoch_end is not None:
+            on_epoch_end(epoch + 1)
     return history
 
 
 def train_autoencoder(ae: AutoEncoder, X: torch.Tensor, epochs: int, batch_size: int, lr: float,
-                      weight_decay: float, gen: torch.Generator, milestone: float | None = 1 / 3) -> list[dict]:
-    """Minimise the mean over samples of ||x - dec(enc(x))||^2 with Adam (Deep SAD's pretraining)."""
+                      weight_decay: float, gen: torch.Generator, milestone: float | None = 1 / 3,
+                      on_epoch_end=None) -> list[dict]:
+    """Minimise the mean over samples of ||x - dec(enc(x))||^2 with Adam (Deep SAD's pretraining, CAE's
+    training); ``on_epoch_end(epoch)`` after each epoch (:func:`fit_epochs`)."""
     opt = torch.optim.Adam(ae.parameters(), lr=lr, weight_decay=weight_decay)
     ae.train()
 
@@ -249,7 +327,7 @@ def train_autoencoder(ae: AutoEncoder, X: torch.Tensor, epochs: int, batch_size:
         return (ae(x) - x).flatten(1).pow(2).sum(1).mean()
 
     return fit_epochs(opt, epochs, X.shape[0], batch_size, gen, batch_loss, "the autoencoder",
-                      lr_scheduler(opt, epochs, milestone))
+                      lr_scheduler(opt, epochs, milestone), on_epoch_end)
 
 
 def reconstruction_error(ae: AutoEncoder, X: torch.Tensor) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 
 from ..detector import AABiGAN
+from ..scores import compute_scores
 from ._base import BaseDetector, batched, eval_mode
 
 __all__ = ["ALAD", "pair_features"]
@@ -21,6 +22,18 @@ def pair_features(pair_disc: torch.nn.Module, x: torch.Tensor, x2: torch.Tensor)
     raise TypeError(f"cannot read hidden features out of a {type(pair_disc).__name__}")
 
 
+class _EpochHookBiGAN(AABiGAN):
+    """AA-BiGAN's detector that also hands each epoch's scoring networks to ``_on_epoch(epoch, encoder,
+    generator)``, when set -- ALAD's per-epoch hook (the detector's ``fit`` has none of its own)."""
+
+    _on_epoch = None
+
+    def _record_epoch(self, losses, encoder, generator, scores=None):
+        super()._record_epoch(losses, encoder, generator, scores)
+        if self._on_epoch is not None:
+            self._on_epoch(int(losses["epoch"]), encoder, generator)
+
+
 class ALAD(BaseDetector):
     """ALAD, adversarially learned anomaly detection (Zenati et al., 2018).
 
@@ -34,10 +47,12 @@ class ALAD(BaseDetector):
     ||x - G(E(x))||^2.
     Differs from the original ALAD: no latent-cycle discriminator D_zz, no spectral normalisation, AA-BiGAN's
     architectures (the DCGAN / MLP of :mod:`aabigan.nets`, not ALAD's per-dataset networks), and the
-    networks after the last epoch are scored (no model selection on a validation set).
+    networks after the last epoch are scored (no model selection on a validation set; ``fit``'s per-epoch
+    hook lets a caller choose an epoch).
     """
 
     uses_labels = False
+    trains_by_epochs = True
 
     def __init__(self, epochs=100, batch_size=128, lr_ge=1e-4, lr_d=2.5e-5, width=64, latent_dim=None,
                  score="features", contamination=0.1, device=None, random_state=None):
@@ -57,17 +72,31 @@ class ALAD(BaseDetector):
             raise ValueError(f"unknown score {self.score!r}; choose one of {ALAD_SCORES}")
 
     def _fit(self, X, y, seed):
-        self.gan_ = AABiGAN(objective="bigan", pair_disc=True, epochs=int(self.epochs), batch_size=int(self.batch_size),
-                            lr_ge=float(self.lr_ge), lr_d=float(self.lr_d), width=int(self.width),
-                            latent_dim=self.latent_dim, score="reconstruction", epoch_rule="last",
-                            contamination=float(self.contamination), device=str(self.device_), random_state=seed)
-        self.gan_.fit(X)
+        self.gan_ = _EpochHookBiGAN(objective="bigan", pair_disc=True, epochs=int(self.epochs),
+                                    batch_size=int(self.batch_size), lr_ge=float(self.lr_ge), lr_d=float(self.lr_d),
+                                    width=int(self.width), latent_dim=self.latent_dim, score="reconstruction",
+                                    epoch_rule="last", contamination=float(self.contamination),
+                                    device=str(self.device_), random_state=seed)
+        self.gan_._on_epoch = self._gan_epoch
+        try:
+            self.gan_.fit(X)
+        finally:
+            del self.gan_._on_epoch
+            self.__dict__.pop("_epoch_nets", None)
         self.history_ = self.gan_.history_
 
+    def _gan_epoch(self, epoch, encoder, generator):
+        self._epoch_nets = (encoder, generator)
+        self._end_epoch(epoch)
+
+    def _modules(self):
+        return list(self.gan_.nets_.modules().values())
+
     def _score(self, X):
-        if self.score == "reconstruction":
-            return self.gan_.decision_function(X)
         X = self._tensor(X)
-        E, G, Dp = self.gan_.encoder_, self.gan_.generator_, self.gan_.nets_.pair_disc
+        E, G = self._epoch_nets if getattr(self, "_in_epoch", False) else (self.gan_.encoder_, self.gan_.generator_)
+        if self.score == "reconstruction":
+            return compute_scores(E, G, X, ("reconstruction",))["reconstruction"]
+        Dp = self.gan_.nets_.pair_disc
         with eval_mode(E, G, Dp):
             return batched(lambda x: (pair_features(Dp, x, x) - pair_features(Dp, x, G(E(x)))).abs().sum(1), X)

@@ -19,6 +19,7 @@ class CAE(BaseDetector):
     """
 
     uses_labels = False
+    trains_by_epochs = True
 
     def __init__(self, epochs=150, batch_size=128, lr=1e-4, weight_decay=5e-4, width=32, rep_dim=None, hidden=None,
                  bias=False, contamination=0.1, device=None, random_state=None):
@@ -38,7 +39,8 @@ class CAE(BaseDetector):
         ae = build_autoencoder(self.sample_shape_, self.rep_dim, int(self.width), self.hidden, bool(self.bias))
         self.autoencoder_ = ae.to(self.device_)
         self.history_ = train_autoencoder(self.autoencoder_, self._tensor(X), int(self.epochs), int(self.batch_size),
-                                          float(self.lr), float(self.weight_decay), self._generator(seed, 1))
+                                          float(self.lr), float(self.weight_decay), self._generator(seed, 1),
+                                          on_epoch_end=self._end_epoch)
 
     def _score(self, X):
         return reconstruction_error(self.autoencoder_, self._tensor(X))

@@ -25,6 +25,7 @@ class _HypersphereDetector(BaseDetector):
     """Shared by Deep SVDD and Deep SAD: pretrain, set c, then minimise the (semi-supervised) loss."""
 
     eta = 0.0   # overridden by Deep SAD's parameter
+    trains_by_epochs = True     # the per-epoch hook serves the hypersphere stage, not the pretraining
 
     def _check_params(self):
         if self.ae_epochs is not None:
@@ -46,6 +47,7 @@ class _HypersphereDetector(BaseDetector):
         sched = lr_scheduler(opt, int(self.epochs), 1 / 3)
         gen = self._generator(seed, 2)
         eta, eps = float(self.eta), 1e-6
+        self.net_ = net
         net.train()
 
         def batch_loss(idx):
@@ -55,8 +57,7 @@ class _HypersphereDetector(BaseDetector):
             return torch.where(yt[idx] == 1, eta / (dist + eps), dist).mean()
 
         self.history_ = fit_epochs(opt, int(self.epochs), len(Xt), int(self.batch_size), gen, batch_loss,
-                                   type(self).__name__, sched)
-        self.net_ = net
+                                   type(self).__name__, sched, self._end_epoch)
 
     def _score(self, X):
         c = self.center_

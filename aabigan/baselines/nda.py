@@ -31,6 +31,8 @@ class NDA(BaseDetector):
     the networks after the last epoch are scored.  ``neg_batch_size`` anomalies are drawn for each step.
     """
 
+    trains_by_epochs = True
+
     def __init__(self, lam=0.5, epochs=100, batch_size=128, neg_batch_size=None, lr_g=2e-4, lr_d=2e-4, width=64,
                  latent_dim=None, contamination=0.1, device=None, random_state=None):
         self.lam = lam
@@ -66,6 +68,7 @@ class NDA(BaseDetector):
         lam = float(self.lam) if len(neg) else 1.0
         bce = F.binary_cross_entropy_with_logits
         self.history_ = []
+        self.generator_, self.discriminator_ = G, D
         G.train()
         D.train()
         for epoch in range(int(self.epochs)):
@@ -98,7 +101,7 @@ class NDA(BaseDetector):
             self.history_.append({"epoch": epoch + 1, "loss_d": sums[0] / steps, "loss_g": sums[1] / steps})
             if not all(math.isfinite(v) for v in sums):
                 raise TrainingDivergedError(f"NDA: the losses became non-finite in epoch {epoch + 1}")
-        self.generator_, self.discriminator_ = G, D
+            self._end_epoch(epoch + 1)
 
     def _score(self, X):
         D = self.discriminator_

@@ -107,6 +107,8 @@ class SSDGM(BaseDetector):
     gamma_l = 0.01 skips it most of the time), weighted n_l / N as in J^alpha.
     """
 
+    trains_by_epochs = True
+
     def __init__(self, alpha=0.1, prior=None, epochs=150, batch_size=128, neg_batch_size=None, lr=1e-3,
                  weight_decay=1e-6, latent_dim=None, width=32, hidden=None, likelihood="auto", contamination=0.1,
                  device=None, random_state=None):
@@ -150,14 +152,15 @@ class SSDGM(BaseDetector):
         gen = self._generator(seed, 4)
         n_lab = int(self.neg_batch_size or max(1, int(self.batch_size) // 4))
         alpha, share_l = float(self.alpha), len(lab) / len(X)
+        self.model_ = model
         model.train()
 
         def batch_loss(idx):
             xu, xl = unl[idx.to(self.device_)], lab[draw(len(lab), n_lab, gen).to(self.device_)]
             return model.loss(xu, xl, alpha, share_l)
 
-        self.history_ = fit_epochs(opt, int(self.epochs), len(unl), int(self.batch_size), gen, batch_loss, "SS-DGM")
-        self.model_ = model
+        self.history_ = fit_epochs(opt, int(self.epochs), len(unl), int(self.batch_size), gen, batch_loss, "SS-DGM",
+                                   on_epoch_end=self._end_epoch)
 
     def _score(self, X):
         clf = self.model_.classifier

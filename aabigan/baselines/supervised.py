@@ -32,6 +32,8 @@ class SupervisedClassifier(BaseDetector):
     by :meth:`BaseDetector.fit`.
     """
 
+    trains_by_epochs = True
+
     def __init__(self, epochs=150, batch_size=128, neg_batch_size=None, lr=1e-3, weight_decay=1e-6, width=32,
                  hidden=None, contamination=0.1, device=None, random_state=None):
         self.epochs = epochs
@@ -52,6 +54,7 @@ class SupervisedClassifier(BaseDetector):
         opt = torch.optim.Adam(net.parameters(), lr=float(self.lr), weight_decay=float(self.weight_decay))
         gen = self._generator(seed, 3)
         k = int(self.neg_batch_size or max(1, int(self.batch_size) // 4))
+        self.net_ = net
         net.train()
 
         def batch_loss(idx):
@@ -62,8 +65,7 @@ class SupervisedClassifier(BaseDetector):
                     + F.binary_cross_entropy_with_logits(ln, torch.ones_like(ln)))
 
         self.history_ = fit_epochs(opt, int(self.epochs), len(pos), int(self.batch_size), gen, batch_loss,
-                                   "the supervised classifier")
-        self.net_ = net
+                                   "the supervised classifier", on_epoch_end=self._end_epoch)
 
     def _score(self, X):
         with eval_mode(self.net_):
