@@ -5,12 +5,17 @@
     run_grid(grid("table2", "cpu"), "results/odds-cpu.csv")
 
 Rows are long format: one row per (run, selection rule).  An AA-BiGAN run is trained once and reported
-under three rules:
+under three rules (:data:`RULES`):
 
 * ``last/reconstruction`` and ``last/latent``: the networks after the last epoch, a score fixed in advance
   -- no label is used for any choice;
 * ``val/auto``: the epoch and the score with the best AUROC on the validation split (the paper's rule; the
   latest epoch among ties); the test split is never used for a choice.
+
+A baseline that trains by epochs (Deep SVDD, Deep SAD, CAE, ALAD, NDA, SS-DGM, the supervised classifier) is
+reported under the same two kinds of rule (:data:`BASELINE_RULES`): ``last`` (label-free: the networks after
+the last epoch) and ``val/epoch`` (the epoch with the best validation AUROC).  A method without epochs (the
+kernel methods, AAD) has one row, ``fixed``.
 
 A run that fails (bad data, a diverging loss) is recorded as one row with ``status=failed`` and the error.
 """
@@ -40,7 +45,7 @@ from .scores import SCORES, auprc, auroc
 from .store import CURVE_FIELDS, CURVE_SCHEMA, ROW_FIELDS, RUN_SCHEMA, ResultsFile, complete_keys, read_rows
 from .validation import check_fraction, check_integer
 
-__all__ = ["METHODS", "RULES", "REPORTS", "RunConfig", "run_one", "load_or_train", "figure_models", "run_grid", "dask_executor", "pending",
+__all__ = ["METHODS", "RULES", "BASELINE_RULES", "FIXED_RULES", "rows_from_epochs", "REPORTS", "RunConfig", "run_one", "load_or_train", "figure_models", "run_grid", "dask_executor", "pending",
            "expected_rules", "read_rows", "grid", "GRIDS", "ROW_FIELDS", "rows_from_history"]
 
 
@@ -48,6 +53,11 @@ __all__ = ["METHODS", "RULES", "REPORTS", "RunConfig", "run_one", "load_or_train
 @dataclass(frozen=True)
 class Method:
     """How a named method is built and trained.  ``uses_labels``: whether collected anomalies are used.
+
+    How a run is reported (:attr:`rules`): ``per_epoch``, AA-BiGAN's detector, whose ``fit`` scores the
+    validation and test sets per epoch and score (:data:`RULES`); ``by_epoch``, an estimator that trains by
+    epochs behind the baselines' hook ``fit(X, y, eval_set, callbacks)`` (:data:`BASELINE_RULES`); neither, a
+    method reported once after training (:data:`FIXED_RULES`).
 
     ``resolve(settings)`` gives the estimator's own parameters that a config's settings (written in
     AA-BiGAN's terms: ``epochs``, ``width``, ...) set -- what the method really runs, and what its rows
@@ -59,6 +69,12 @@ class Method:
     uses_labels: bool
     per_epoch: bool            # reports under the epoch/score rules (a GAN) or once ("fixed")
     resolve: Callable[[dict], dict] | None = None
+    by_epoch: bool = False     # a baseline that trains by epochs: reported under BASELINE_RULES
+
+    @property
+    def rules(self) -> tuple[str, ...]:
+        """The selection rules a finished run of this method has a row for."""
+        return RULES if self.per_epoch else BASELINE_RULES if self.by_epoch else FIXED_RULES
 
     def params(self, settings: dict) -> dict:
         """The parameters the estimator is built with from ``settings`` (see the class docstring)."""
@@ -205,9 +221,18 @@ class RunConfig:
 
 
 # ------------------------------------------------------------------------------------------ one run
-#: the selection rules of a method reported per epoch: label-free last epoch with a fixed score, and the paper's
-#: choice of epoch and score on the validation split
+#: the selection rules of AA-BiGAN (a method reported per epoch and score): label-free last epoch with a fixed
+#: score, and the paper's choice of epoch and score on the validation split
 RULES = tuple(f"last/{s}" for s in SCORES) + ("val/auto",)
+#: the selection rules of a baseline that trains by epochs (:attr:`Method.by_epoch`), the same two kinds:
+#: ``last``, the networks after the last epoch, label-free (the number its ``fixed`` row reported before these
+#: rules existed); ``val/epoch``, the test AUROC at the epoch with the best validation AUROC (the latest epoch
+#: among ties, as ``val/auto``).  The test AUROC of every epoch is recorded by the runner's callback and is
+#: never used for a choice.
+BASELINE_RULES = ("last", "val/epoch")
+#: a method without training epochs (OCSVM, SSAD, AAD): one row, its score after training -- label-free, and
+#: the row both kinds of table take for it
+FIXED_RULES = ("fixed",)
 
 
 def rows_from_history(history: list[dict]) -> list[dict]:
@@ -222,6 +247,33 @@ def rows_from_history(history: list[dict]) -> list[dict]:
     out.append({"rule": "val/auto", "score": s, "epoch": h["epoch"], "auroc": h[f"monitor_auroc_{s}"],
                 "auprc": h[f"monitor_auprc_{s}"]})
     return out
+
+
+def rows_from_epochs(history: list[dict], test: dict[int, tuple[float, float]]) -> list[dict]:
+    """Test AUROC/AUPRC of a baseline under :data:`BASELINE_RULES`, from its ``history_`` (entries with
+    ``epoch`` and ``val_auroc``) and ``test``, epoch -> (test AUROC, test AUPRC) recorded after each epoch."""
+    if not history or any("val_auroc" not in h for h in history):
+        raise ValueError("the history needs a validation AUROC (val_auroc) for every epoch")
+    missing = sorted({int(h["epoch"]) for h in history} - set(test))
+    if missing:
+        raise ValueError(f"no test AUROC was recorded for epochs {missing}")
+    last = int(history[-1]["epoch"])
+    # highest validation AUROC; on ties the latest epoch (as rows_from_history)
+    best = int(max(history, key=lambda h: (h["val_auroc"], h["epoch"]))["epoch"])
+    return [{"rule": rule, "score": "", "epoch": e, "auroc": test[e][0], "auprc": test[e][1]}
+            for rule, e in zip(BASELINE_RULES, (last, best))]
+
+
+class _TestMonitor:
+    """The runner's per-epoch callback ``(epoch, detector)``: the test AUROC and AUPRC of each epoch, for
+    reporting only (the estimator never sees the test data)."""
+
+    def __init__(self, X, y):
+        self.X, self.y, self.record = X, y, {}
+
+    def __call__(self, epoch: int, detector) -> None:
+        s = detector.decision_function(self.X)
+        self.record[int(epoch)] = (auroc(self.y, s), auprc(self.y, s))
 
 
 def _base_row(cfg: RunConfig) -> dict:
@@ -253,9 +305,12 @@ def _build(cfg: RunConfig):
     return METHODS[cfg.method].build(settings)
 
 
-def _rows(cfg: RunConfig, model, split, seconds: float) -> list[dict]:
+def _rows(cfg: RunConfig, model, split, seconds: float, test: dict | None = None) -> list[dict]:
+    """The run's rows under its method's rules; ``test``: the test scores per epoch (:func:`_fit`)."""
     if METHODS[cfg.method].per_epoch:
         results = rows_from_history(model.history_)
+    elif METHODS[cfg.method].by_epoch:
+        results = rows_from_epochs(model.history_, test)
     else:
         s = model.decision_function(split.X_test)
         results = [{"rule": "fixed", "score": "", "epoch": "", "auroc": auroc(split.y_test, s),
@@ -266,7 +321,7 @@ def _rows(cfg: RunConfig, model, split, seconds: float) -> list[dict]:
     return _stamp([{**_base_row(cfg), **extra, **r} for r in results])
 
 
-def _curve_rows(cfg: RunConfig, model, split, seconds: float) -> list[dict]:
+def _curve_rows(cfg: RunConfig, model, split, seconds: float, test: dict | None = None) -> list[dict]:
     """One row per epoch: validation and test AUROC of both scores, the losses and the steps so far (the test
     columns are for reporting: nothing is chosen with them)."""
     if not METHODS[cfg.method].per_epoch:
@@ -305,12 +360,20 @@ def _quiet_if_smoke(profile: str):
         yield
 
 
-def _fit(model, split, X, y, per_epoch: bool, profile: str = "") -> None:
+def _fit(model, split, X, y, per_epoch: bool, profile: str = "", by_epoch: bool = False) -> dict | None:
+    """Fit as the method's rules need; for a baseline that trains by epochs, returns the test AUROC and AUPRC
+    of each epoch, {epoch: (auroc, auprc)}, recorded by the runner's callback (the estimator gets only the
+    validation split)."""
     with _quiet_if_smoke(profile):
         if per_epoch:
             model.fit(X, y, eval_set=(split.X_val, split.y_val), monitor_set=(split.X_test, split.y_test))
+        elif by_epoch:
+            test = _TestMonitor(split.X_test, split.y_test)
+            model.fit(X, y, eval_set=(split.X_val, split.y_val), callbacks=(test,))
+            return test.record
         else:
             model.fit(X, y)
+    return None
 
 
 def load_or_train(cfg: RunConfig, path) -> AABiGAN:
@@ -370,9 +433,10 @@ def run_one(cfg: RunConfig, report: str = "rules") -> list[dict]:
     try:
         split, X, y = _split(cfg)
         model = _build(cfg)
+        method = METHODS[cfg.method]
         t0 = time.perf_counter()
-        _fit(model, split, X, y, METHODS[cfg.method].per_epoch, cfg.profile)
-        return rows_of(cfg, model, split, getattr(model, "fit_seconds_", None) or (time.perf_counter() - t0))
+        test = _fit(model, split, X, y, method.per_epoch, cfg.profile, method.by_epoch)
+        return rows_of(cfg, model, split, getattr(model, "fit_seconds_", None) or (time.perf_counter() - t0), test)
     except Exception as exc:  # recorded as failed, never as a number
         return _failed(cfg, exc, list(schema.fields))
 
@@ -508,9 +572,11 @@ def dask_executor(address: str = "local", workers: int = 2, resources: dict | No
 
 
 def expected_rules(cfg: RunConfig) -> set[str]:
-    """The selection rules a finished run of ``cfg`` has a row for: :data:`RULES` for a method reported per
-    epoch, else ``{"fixed"}``."""
-    return set(RULES) if METHODS[cfg.method].per_epoch else {"fixed"}
+    """The selection rules a finished run of ``cfg`` has a row for (:attr:`Method.rules`): :data:`RULES` for
+    AA-BiGAN, :data:`BASELINE_RULES` for a baseline that trains by epochs, else :data:`FIXED_RULES`.  A
+    baseline run written before its method had epoch rules (one ``fixed`` row) is therefore not done: a grid
+    trains it again and its new rows replace the old."""
+    return set(METHODS[cfg.method].rules)
 
 
 def pending(configs: Iterable[RunConfig], rows: Iterable[dict], report: str = "rules") -> list[RunConfig]:

@@ -412,12 +412,34 @@ def test_grids_take_the_baselines_by_name():
     assert {c.method for c in grid("table6", "smoke", methods=NAMES)} == set(NAMES)
 
 
+def test_registered_with_the_rules_of_their_training():
+    assert {n for n in NAMES if METHODS[n].by_epoch} == set(BY_EPOCH)
+    assert all(METHODS[n].rules == ("last", "val/epoch") for n in BY_EPOCH)
+    assert all(METHODS[n].rules == ("fixed",) for n in set(NAMES) - set(BY_EPOCH))
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_runs_through_the_runner_on_thyroid(name):
     rows = run_one(RunConfig("thyroid", name, gamma_l=0.01, profile="smoke"))
-    assert len(rows) == 1 and rows[0]["status"] == "ok", rows[0]["error"]
-    assert rows[0]["rule"] == "fixed" and 0 <= rows[0]["auroc"] <= 1
-    assert rows[0]["n_collected"] == 22
+    assert rows[0]["status"] == "ok", rows[0]["error"]
+    assert [r["rule"] for r in rows] == list(METHODS[name].rules)
+    assert all(0 <= r["auroc"] <= 1 and r["n_collected"] == 22 for r in rows)
+
+
+@pytest.mark.parametrize("name", BY_EPOCH)
+def test_the_last_row_is_what_the_fixed_row_was(name):
+    """``last`` is the number the runner reported as ``fixed`` before the epoch rules: a plain fit (no eval set,
+    no callback) on the same split, scored on the test split.  ``val/epoch`` is a recorded epoch's."""
+    from aabigan.experiments import _build, _split
+    from aabigan.scores import auprc
+
+    cfg = RunConfig("thyroid", name, gamma_l=0.01, seed=1, profile="smoke")
+    last, chosen = run_one(cfg)
+    split, X, y = _split(cfg)
+    s = _build(cfg).fit(X, y).decision_function(split.X_test)
+    assert (last["rule"], last["epoch"]) == ("last", 5)
+    assert (last["auroc"], last["auprc"]) == (auroc(split.y_test, s), auprc(split.y_test, s))
+    assert chosen["rule"] == "val/epoch" and 1 <= chosen["epoch"] <= 5
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 from aabigan.__main__ import main
-from aabigan.experiments import (METHODS, Method, ROW_FIELDS, RunConfig, grid, read_rows, register_method,
-                                 rows_from_history, run_grid, run_one)
+from aabigan.experiments import (BASELINE_RULES, METHODS, Method, ROW_FIELDS, RULES, RunConfig, expected_rules, grid,
+                                 pending, read_rows, register_method, rows_from_epochs, rows_from_history, run_grid,
+                                 run_one)
 from aabigan.profiles import PROFILES, get_profile
 from aabigan.tables import compare, summarise, versus_paper
 from helpers import MeanDistance
@@ -102,6 +103,72 @@ def test_rows_from_history_applies_the_rules():
     tied = [dict(e, val_auroc_reconstruction=1.0, val_auroc_latent=1.0) for e in h]
     best = {r["rule"]: r for r in rows_from_history(tied)}["val/auto"]
     assert (best["epoch"], best["score"], best["auroc"]) == (2, "reconstruction", .95)
+
+
+def test_rows_from_epochs_applies_the_baselines_rules():
+    h = [{"epoch": 1, "loss": 3.0, "val_auroc": .7}, {"epoch": 2, "loss": 2.0, "val_auroc": .9},
+         {"epoch": 3, "loss": 1.0, "val_auroc": .8}]
+    test = {1: (.99, .5), 2: (.6, .2), 3: (.75, .3)}
+    last, chosen = rows_from_epochs(h, test)
+    assert (last["rule"], last["epoch"], last["auroc"], last["auprc"]) == ("last", 3, .75, .3)
+    # val/epoch picks epoch 2 (val .9), though the test AUROC is best at epoch 1: the test never chooses
+    assert (chosen["rule"], chosen["epoch"], chosen["auroc"], chosen["auprc"]) == ("val/epoch", 2, .6, .2)
+    # ties in validation AUROC go to the latest epoch
+    tied = [dict(e, val_auroc=1.0) for e in h]
+    assert rows_from_epochs(tied, test)[1]["epoch"] == 3
+    with pytest.raises(ValueError, match="val_auroc"):
+        rows_from_epochs([{"epoch": 1, "loss": 1.0}], test)
+    with pytest.raises(ValueError, match=r"no test AUROC was recorded for epochs \[4\]"):
+        rows_from_epochs(h + [{"epoch": 4, "val_auroc": .5}], test)
+
+
+def test_expected_rules_per_kind_of_method():
+    assert expected_rules(RunConfig("thyroid", "aabigan", gamma_l=0.01)) == set(RULES)
+    assert expected_rules(RunConfig("thyroid", "deepsad", gamma_l=0.01)) == set(BASELINE_RULES) == {"last", "val/epoch"}
+    assert expected_rules(RunConfig("thyroid", "ocsvm", gamma_l=0.01)) == {"fixed"}
+    assert expected_rules(RunConfig("thyroid", "ssad-hybrid", gamma_l=0.01)) == {"fixed"}
+    # a baseline run written before the epoch rules (one fixed row) is not done; with both new rows it is
+    sad = RunConfig("thyroid", "deepsad", gamma_l=0.01)
+    old = [{"config_hash": sad.hash, "status": "ok", "rule": "fixed"}]
+    assert pending([sad], old) == [sad]
+    assert pending([sad], [dict(old[0], rule=r) for r in BASELINE_RULES]) == []
+    assert pending([sad], [dict(old[0], rule="last")]) == [sad]
+
+
+def test_a_grid_of_baselines_writes_both_rules_and_resumes(tmp_path):
+    """run_grid on thyroid (smoke) with Deep SAD, the supervised classifier and OCSVM: the epoch baselines write
+    last and val/epoch, OCSVM fixed; a second pass runs nothing; a run left with only its old fixed row (as the
+    committed files hold) is trained again and its rows replaced."""
+    out = tmp_path / "r.csv"
+    configs = grid("table2", "smoke", datasets=["thyroid"], methods=["deepsad", "supervised", "ocsvm"])
+    assert len(configs) == 6
+    assert run_grid(configs, out, progress=False) == {"done_before": 0, "ran": 6, "failed": 0}
+    rows = read_rows(out)
+    assert all(r["status"] == "ok" for r in rows)
+    rules = {}
+    for r in rows:
+        rules.setdefault((r["method"], r["seed"]), []).append(r["rule"])
+    assert rules == {(m, s): (["fixed"] if m == "ocsvm" else ["last", "val/epoch"])
+                     for m in ("deepsad", "supervised", "ocsvm") for s in ("0", "1")}
+    for r in rows:
+        if r["rule"] in BASELINE_RULES:
+            assert 1 <= int(r["epoch"]) <= 5
+    assert run_grid(configs, out, progress=False) == {"done_before": 6, "ran": 0, "failed": 0}
+    # the file of an older version: deepsad seed 0 has only its fixed row (its last row, renamed)
+    sad0 = next(c for c in configs if c.method == "deepsad" and c.seed == 0)
+    old = [dict(r, rule="fixed", epoch="") for r in rows if r["config_hash"] == sad0.hash and r["rule"] == "last"]
+    out.write_text("")
+    from aabigan.store import RUN_SCHEMA, ResultsFile
+    with ResultsFile(out, RUN_SCHEMA) as store:
+        store.append([dict(r) for r in rows if r["config_hash"] != sad0.hash])
+        store.append(old)
+    assert [c.hash for c in pending(configs, read_rows(out))] == [sad0.hash]
+    assert run_grid(configs, out, progress=False) == {"done_before": 5, "ran": 1, "failed": 0}
+    again = read_rows(out)
+    assert sorted(r["rule"] for r in again if r["config_hash"] == sad0.hash) == ["last", "val/epoch"]
+    assert len(again) == len(rows)
+    # the same run, the same numbers: the last row is what the fixed row reported
+    assert next(r for r in again if r["config_hash"] == sad0.hash and r["rule"] == "last")["auroc"] == old[0]["auroc"]
 
 
 def test_run_one_aabigan_rows_carry_provenance():

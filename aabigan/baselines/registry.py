@@ -81,4 +81,7 @@ BASELINE_METHODS = {name: (display, make_builder(cls, halve, **fixed), uses)
                     for name, (display, cls, halve, fixed, uses) in _SPECS.items()}
 
 for _name, (_display, _build, _uses) in BASELINE_METHODS.items():
-    register_method(Method(_name, _display, _build, uses_labels=_uses, per_epoch=False, resolve=_build.resolve))
+    # an estimator that trains by epochs reports the epoch rules; OCSVM / SSAD (their hybrids' autoencoder is a
+    # pretraining, no main stage) and AAD report once
+    register_method(Method(_name, _display, _build, uses_labels=_uses, per_epoch=False, resolve=_build.resolve,
+                           by_epoch=_SPECS[_name][1].trains_by_epochs))
