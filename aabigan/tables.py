@@ -3,6 +3,7 @@
 ``summarise`` groups rows of one selection rule and reports AUROC in percent, mean ± sample standard
 deviation over the runs of a cell (seeds for ODDS, class pairs for images; the paper's ± is over its 90
 class pairs).  ``compare`` joins a summary with the paper's table read from ``results/paper/``.
+``compare_selection`` gives Tables 2 and 8 under both selection rules side by side (:data:`SELECTIONS`).
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from .data import DISPLAY_NAMES
 from .experiments import METHODS, read_rows
 from .store import check_unique
 
-__all__ = ["summarise", "paper_table", "compare", "in_table", "to_markdown", "to_wide", "paper_dir", "TABLE_KEYS", "run_time",
+__all__ = ["summarise", "paper_table", "compare", "compare_selection", "selection_rules", "SELECTIONS", "in_table", "to_markdown", "to_wide", "paper_dir", "TABLE_KEYS", "run_time",
            "versus_paper"]
 
 #: the columns that identify a cell of each paper table
@@ -151,6 +152,64 @@ def compare(name: str, rows: list[dict], rule: str = "val/auto", profile: str | 
         o["ours"] = f"{o['mean']:.1f} ± {o['std']:.1f}"
         o["paper"] = f"{p['mean']} ± {p['std']}" if p and p.get("mean") else "—"
     return ours
+
+
+#: the two ways of choosing what a run reports, and the row rule each kind of method is read under
+#: (:mod:`aabigan.experiments`): ``label_free`` -- AA-BiGAN's ``last/reconstruction``, a baseline that trains
+#: by epochs ``last`` (or its ``fixed`` row, written before the epoch rules existed: the same networks after
+#: the last epoch, the same number), a method without epochs ``fixed``; ``validation`` -- AA-BiGAN's
+#: ``val/auto``, a baseline's ``val/epoch``, a method without epochs ``fixed`` (it has nothing to choose).
+SELECTIONS = {
+    "label_free": {"per_epoch": ("last/reconstruction",), "by_epoch": ("last", "fixed"), "fixed": ("fixed",)},
+    "validation": {"per_epoch": ("val/auto",), "by_epoch": ("val/epoch",), "fixed": ("fixed",)},
+}
+
+
+def selection_rules(method: str, selection: str) -> tuple[str, ...]:
+    """The row rules that report ``method`` under ``selection`` (:data:`SELECTIONS`)."""
+    if selection not in SELECTIONS:
+        raise ValueError(f"unknown selection {selection!r}; choose one of {', '.join(SELECTIONS)}")
+    m = METHODS.get(method)
+    kind = "fixed" if m is None else "per_epoch" if m.per_epoch else "by_epoch" if m.by_epoch else "fixed"
+    return SELECTIONS[selection][kind]
+
+
+def compare_selection(name: str, rows: list[dict], profile: str | None = None, directory=None) -> list[dict]:
+    """Table 2 or 8 under both selection rules side by side: per (dataset, method) our mean ± std (percent) and
+    the number of runs under ``label_free`` and under ``validation`` (:data:`SELECTIONS`; "—" and 0 where a
+    cell has no such rows), ``ours`` as "label-free / validation" (for :func:`to_wide`), and the paper's value.
+
+    Every method must come from one profile: rows of several profiles are an error unless ``profile`` picks
+    one.  A run reported twice under one selection (its ``last`` and its ``fixed`` row) is an error too."""
+    if name not in ("table2", "table8"):
+        raise ValueError(f"compare_selection gives Tables 2 and 8, not {name!r}")
+    keys = TABLE_KEYS[name]
+    rows = [r for r in rows if r.get("status") == "ok" and in_table(name, r)
+            and (profile is None or r["profile"] == profile)]
+    picked = {sel: [dict(r, rule=sel) for r in rows if r["rule"] in selection_rules(r["method"], sel)]
+              for sel in SELECTIONS}
+    profiles = sorted({r["profile"] for sel_rows in picked.values() for r in sel_rows})
+    if len(profiles) > 1:
+        raise ValueError(f"the rows come from profiles {', '.join(profiles)}: a table compares every method on one "
+                         "profile; pass profile=")
+    cells: dict[tuple, dict] = {}
+    for sel, sel_rows in picked.items():
+        for c in summarise(sel_rows, keys, rule=sel):
+            k = tuple(c[key] for key in keys)
+            cells.setdefault(k, {**dict(zip(keys, k)), "profile": c["profile"]})
+            cells[k][sel] = f"{c['mean']:.1f} ± {c['std']:.1f}"
+            cells[k][f"{sel}_n"] = c["n"]
+    paper = {(p["dataset"], p["method"]): p for p in paper_table(name, directory)}
+    out = []
+    for k, c in sorted(cells.items()):
+        for sel in SELECTIONS:
+            c.setdefault(sel, "—")
+            c.setdefault(f"{sel}_n", 0)
+        p = paper.get(k)
+        c["ours"] = f"{c['label_free']} / {c['validation']}"
+        c["paper"] = f"{p['mean']} ± {p['std']}" if p and p.get("mean") else "—"
+        out.append(c)
+    return out
 
 
 def to_wide(table: list[dict], name: str) -> tuple[list[dict], list[str]]:

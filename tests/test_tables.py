@@ -1,0 +1,71 @@
+"""Tables 2 and 8 under both selection rules side by side (aabigan.tables.compare_selection), on hand-made rows."""
+import pytest
+
+from aabigan.tables import SELECTIONS, compare_selection, selection_rules, to_wide
+
+
+def _row(method, rule, auroc, seed, dataset="thyroid", profile="cpu", status="ok", gamma_l=0.01):
+    return {"config_hash": f"{method}-{dataset}-{seed}-{profile}", "status": status, "rule": rule,
+            "dataset": dataset, "method": method, "auroc": auroc, "seed": seed, "profile": profile,
+            "gamma_l": gamma_l, "gamma_p": 0.0, "k_l": 1, "settings": "{}"}
+
+
+def _runs(method, rules_aurocs, seeds=(0, 1), **kw):
+    return [_row(method, rule, a + 0.02 * s, s, **kw) for s in seeds for rule, a in rules_aurocs.items()]
+
+
+ROWS = (_runs("aabigan", {"last/reconstruction": 0.90, "last/latent": 0.50, "val/auto": 0.94})
+        + _runs("deepsad", {"last": 0.80, "val/epoch": 0.84})
+        + _runs("ocsvm", {"fixed": 0.70}))
+
+
+def test_each_kind_of_method_is_read_under_its_rule():
+    assert selection_rules("aabigan", "label_free") == ("last/reconstruction",)
+    assert selection_rules("aabigan-unsup", "validation") == ("val/auto",)
+    assert selection_rules("deepsad", "label_free") == ("last", "fixed")
+    assert selection_rules("deepsad", "validation") == ("val/epoch",)
+    assert selection_rules("ssad-hybrid", "label_free") == selection_rules("ssad-hybrid", "validation") == ("fixed",)
+    assert set(SELECTIONS) == {"label_free", "validation"}
+    with pytest.raises(ValueError, match="unknown selection 'best'"):
+        selection_rules("aabigan", "best")
+
+
+def test_both_rules_side_by_side():
+    cells = {c["method"]: c for c in compare_selection("table2", ROWS)}
+    assert set(cells) == {"AA-BiGAN", "Deep SAD", "OCSVM"}
+    aa, sad, oc = cells["AA-BiGAN"], cells["Deep SAD"], cells["OCSVM"]
+    assert (aa["label_free"], aa["validation"], aa["label_free_n"], aa["validation_n"]) == \
+        ("91.0 ± 1.4", "95.0 ± 1.4", 2, 2)                      # last/latent is in neither column
+    assert (sad["label_free"], sad["validation"]) == ("81.0 ± 1.4", "85.0 ± 1.4")
+    assert oc["label_free"] == oc["validation"] == "71.0 ± 1.4"   # a kernel method has nothing to choose
+    assert aa["paper"] == "98.9 ± 0.1" and aa["profile"] == "cpu"
+    assert sad["ours"] == "81.0 ± 1.4 / 85.0 ± 1.4"
+    wide, cols = to_wide(compare_selection("table2", ROWS), "table2")
+    assert cols == ["dataset", "AA-BiGAN", "Deep SAD", "OCSVM"]
+    assert wide[0]["Deep SAD"] == "81.0 ± 1.4 / 85.0 ± 1.4 (98.6 ± 0.9)"
+
+
+def test_a_baseline_row_written_before_the_epoch_rules_counts_as_label_free_only():
+    rows = _runs("deepsad", {"fixed": 0.80})
+    (sad,) = compare_selection("table2", rows)
+    assert (sad["label_free"], sad["label_free_n"], sad["validation"], sad["validation_n"]) == ("81.0 ± 1.4", 2, "—", 0)
+    # one run with both its old fixed and its new last row would count twice: refused
+    with pytest.raises(ValueError, match="duplicate"):
+        compare_selection("table2", rows + _runs("deepsad", {"last": 0.80}))
+
+
+def test_rows_of_different_profiles_are_not_compared():
+    rows = ROWS + _runs("nda", {"last": 0.6, "val/epoch": 0.7}, profile="smoke")
+    with pytest.raises(ValueError, match="profiles cpu, smoke"):
+        compare_selection("table8", rows)
+    assert {c["method"] for c in compare_selection("table8", rows, profile="smoke")} == {"NDA"}
+    assert {c["profile"] for c in compare_selection("table8", rows, profile="cpu")} == {"cpu"}
+
+
+def test_failed_rows_and_other_tables_rows_are_left_out():
+    rows = ROWS + [_row("deepsad", "last", "", 5, status="failed"),
+                   _row("deepsad", "last", 0.1, 6, gamma_l=0.05)]      # the gamma sweep, not Table 2
+    sad = next(c for c in compare_selection("table2", rows) if c["method"] == "Deep SAD")
+    assert sad["label_free_n"] == 2
+    with pytest.raises(ValueError, match="Tables 2 and 8"):
+        compare_selection("table1", rows)
