@@ -3,7 +3,7 @@
     det = AABiGAN(random_state=0).fit(X, y)    # y = 1 for a collected anomaly, 0 unlabelled
     det.decision_function(X_new)               # higher = more anomalous
 
-The defaults are a label-free recipe (chapter 6 gives the evidence): at least ``DEFAULT_MIN_STEPS`` training
+The defaults are a label-free recipe (chapter 15 gives the evidence): at least ``DEFAULT_MIN_STEPS`` training
 steps (and at least ``DEFAULT_EPOCHS`` epochs), the reconstruction score, the networks after the last epoch.
 A fit of fewer than ``SHORT_FIT_STEPS`` steps warns with :class:`ShortFitWarning`.
 

@@ -19,7 +19,7 @@ __all__ = ["Profile", "PROFILES", "get_profile", "current_profile_name", "RUNNER
 #: The detector's defaults before issue 12 for every parameter whose default changed then.  The runner builds
 #: ``AABiGAN(**{**RUNNER_BASE_SETTINGS, **settings})`` so that a profile's settings (which name only some
 #: parameters) train what they trained when the committed rows were written; this dict is not part of a
-#: config hash.  ``AABiGAN()`` itself now trains at least 100 epochs and 5000 steps (chapter 6).
+#: config hash.  ``AABiGAN()`` itself now trains at least 100 epochs and 5000 steps (chapter 15).
 RUNNER_BASE_SETTINGS = MappingProxyType(dict(epochs=100, min_steps=0))
 
 

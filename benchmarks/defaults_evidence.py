@@ -1,4 +1,4 @@
-"""Evidence for ``AABiGAN``'s defaults on data they were not chosen on (chapter 6, issue 12).
+"""Evidence for ``AABiGAN``'s defaults on data they were not chosen on (chapter 15, issue 12).
 
     python benchmarks/defaults_evidence.py --out results/defaults-evidence.csv      # about 15 CPU-minutes
 

@@ -4,7 +4,7 @@ Four tasks, one fit each: scikit-learn's breast-cancer table with the malignant 
 table with class 0 as normal, both scaled to [0, 1] as ``make_split`` scales an ODDS table, and the ODDS
 tables thyroid and cardio under Deep SAD's split, each with a seed none of the committed ODDS rows used.
 Every floor sits well below what the defaults scored on three fresh seeds of its task (the lowest of the
-three, in ``results/defaults-evidence.csv``, written by ``benchmarks/defaults_evidence.py``; chapter 6 shows
+three, in ``results/defaults-evidence.csv``, written by ``benchmarks/defaults_evidence.py``; chapter 15 shows
 them), for a GAN's run-to-run and machine-to-machine noise, and above what the old defaults (100 epochs, no
 step floor) scored on the same split and seed, so the test fails on them:
 
