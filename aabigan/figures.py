@@ -21,7 +21,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 __all__ = ["KINDS", "FIXED", "fig_auroc_vs", "reconstruction_errors_by_kind", "fig_error_boxplots",
-           "fig_reconstructions", "fig_samples", "image_grid", "fig_odds_runs", "fig_gamma_sweep"]
+           "fig_reconstructions", "fig_samples", "image_grid", "fig_odds_runs", "fig_gamma_sweep", "curves",
+           "plateau_step", "at_step", "largest_dip", "fig_learning_curves"]
 
 #: kind -> (label, colour) for the figures of this module (colours as in :mod:`aabigan.plotting`)
 KINDS = {0: ("normal", "#1f77b4"), 1: ("seen anomaly", "#d62728"), 2: ("novel anomaly", "#ff7f0e")}
@@ -312,3 +313,57 @@ def fig_gamma_sweep(rows: Sequence[Mapping], datasets=None, methods=None, rule: 
         ax.set_ylabel("test AUROC (%)")
     axes[0].legend(fontsize=7)
     return fig
+
+
+# ------------------------------------------------------------------------------- learning curves
+def curves(rows: Sequence[Mapping]) -> dict[tuple, dict[str, np.ndarray]]:
+    """The learning curves of :data:`aabigan.store.CURVE_SCHEMA` rows, per run (dataset, normal class,
+    width): arrays ``steps`` and, for each of val/test x reconstruction/latent, the AUROC in percent."""
+    import json
+
+    out: dict[tuple, dict[str, list]] = {}
+    for r in sorted((r for r in rows if r["status"] == "ok"), key=lambda r: int(r["epoch"])):
+        key = (r["dataset"], int(r["normal_class"]), int(json.loads(r["settings"]).get("width", 0)))
+        run = out.setdefault(key, {"steps": []})
+        run["steps"].append(int(r["steps"]))
+        for col in ("val_auroc_reconstruction", "val_auroc_latent", "test_auroc_reconstruction", "test_auroc_latent"):
+            run.setdefault(col, []).append(100 * float(r[col]))
+    return {k: {c: np.asarray(v) for c, v in run.items()} for k, run in out.items()}
+
+
+def plateau_step(steps: np.ndarray, auroc: np.ndarray, within: float = 1.0, tail: int = 5) -> int:
+    """The first step from which the curve stays within ``within`` points of its plateau, the median of its
+    last ``tail`` readings (a curve that keeps moving reaches it only at its end)."""
+    level = float(np.median(auroc[-tail:]))
+    inside = np.abs(auroc - level) <= within
+    last_out = np.flatnonzero(~inside)
+    first = 0 if not len(last_out) else last_out[-1] + 1
+    return int(steps[min(first, len(steps) - 1)])
+
+
+def fig_learning_curves(rows: Sequence[Mapping], score: str = "reconstruction") -> Figure:
+    """Validation (solid) and test (dashed) AUROC against training steps, one panel per dataset and width,
+    one colour per (normal, collected) pair; a dotted line at each run's :func:`plateau_step`."""
+    runs = curves(rows)
+    panels = sorted({(d, w) for d, _, w in runs})
+    fig, axes = _panels(max(1, len(panels)), 4.2, 3.0, ncols=3)
+    for ax, (d, w) in zip(axes, panels):
+        for i, ((_, n, _), run) in enumerate(sorted((k, v) for k, v in runs.items() if (k[0], k[2]) == (d, w))):
+            colour = f"C{i}"
+            ax.plot(run["steps"], run[f"val_auroc_{score}"], color=colour, label=f"normal {n}")
+            ax.plot(run["steps"], run[f"test_auroc_{score}"], color=colour, ls="--", lw=0.8)
+            ax.axvline(plateau_step(run["steps"], run[f"val_auroc_{score}"]), color=colour, ls=":", lw=0.8)
+        ax.set(title=f"{d}, width {w}", xlabel="training steps", ylabel=f"AUROC % ({score})")
+        ax.legend(fontsize=7, loc="lower right")
+    return fig
+
+
+def at_step(run: Mapping[str, np.ndarray], key: str, step: int) -> float:
+    """A curve of :func:`curves` read at the first epoch that reaches ``step`` steps (its last, if none)."""
+    return float(run[key][min(int(np.searchsorted(run["steps"], step)), len(run["steps"]) - 1)])
+
+
+def largest_dip(auroc: np.ndarray) -> float:
+    """How far a curve falls below its best reading so far, at the worst (0 for a curve that never falls)."""
+    auroc = np.asarray(auroc, float)
+    return float(np.max(np.maximum.accumulate(auroc) - auroc))

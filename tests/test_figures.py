@@ -244,3 +244,34 @@ def test_odds_figures_from_rows():
     assert aa.get_ydata() == pytest.approx([91.0, 92.0, 96.0])
     with pytest.raises(ValueError, match="no ok rows"):
         fig_odds_runs([{**rows[0], "status": "failed"}])
+
+
+def test_plateau_step_is_where_the_curve_stays_within_a_point_of_its_end():
+    from aabigan.figures import plateau_step
+
+    steps = np.arange(1, 11) * 100
+    auroc = np.array([50, 70, 85, 89, 90.5, 90, 91, 90.2, 90.8, 90.4])
+    assert plateau_step(steps, auroc) == 500                     # from 90.5 on, within 1 of the median 90.5
+    assert plateau_step(steps, np.linspace(50, 95, 10)) == 1000    # still climbing: only its end
+    assert plateau_step(steps, np.full(10, 80.0)) == 100           # flat from the start
+
+
+def test_learning_curves_figure_from_the_committed_rows():
+    from pathlib import Path
+
+    from aabigan.figures import curves, fig_learning_curves
+    from aabigan.store import read_rows
+
+    rows = read_rows(Path(__file__).resolve().parents[1] / "results" / "convergence-curves.csv")
+    runs = curves(rows)
+    assert runs and all(np.all(np.diff(r["steps"]) > 0) for r in runs.values())
+    fig = fig_learning_curves(rows)
+    assert len(fig.axes) == len({(d, w) for d, _, w in runs})
+
+
+def test_at_step_and_largest_dip():
+    from aabigan.figures import at_step, largest_dip
+
+    run = {"steps": np.array([100, 200, 300]), "a": np.array([50.0, 90.0, 70.0])}
+    assert at_step(run, "a", 150) == 90.0 and at_step(run, "a", 200) == 90.0 and at_step(run, "a", 999) == 70.0
+    assert largest_dip(run["a"]) == 20.0 and largest_dip([1.0, 2.0, 3.0]) == 0.0

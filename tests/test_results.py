@@ -7,9 +7,11 @@ import pytest
 
 from aabigan.experiments import ROW_FIELDS, RunConfig, read_rows, run_one
 from aabigan.profiles import PROFILES
+from aabigan.store import CURVE_FIELDS
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
-RUN_FILES = sorted(p for p in RESULTS.glob("*.csv") if p.read_text().startswith("config_hash,"))
+RUN_FILES = sorted(p for p in RESULTS.glob("*.csv") if p.read_text().startswith(",".join(ROW_FIELDS) + "\n"))
+CURVE_FILES = sorted(p for p in RESULTS.glob("*.csv") if p.read_text().startswith(",".join(CURVE_FIELDS) + "\n"))
 
 
 def test_there_are_committed_run_rows():
@@ -60,3 +62,18 @@ def test_from_row_recovers_overrides():
     back = RunConfig.from_row(row)
     assert back.overrides == (("ema_decay", 0.99), ("epochs", 1), ("min_steps", 7))
     assert back.hash == row["config_hash"] and back.hash != cfg.hash
+
+
+@pytest.mark.parametrize("path", CURVE_FILES, ids=lambda p: p.name)
+def test_learning_curves_carry_provenance_and_match_their_config(path):
+    """Each committed learning curve: a clean commit, its config's hash, epochs 1..n with steps growing."""
+    rows = read_rows(path)
+    runs = {}
+    for r in rows:
+        assert r["commit"] not in ("", "unknown") and not r["commit"].endswith("-dirty"), r.source
+        if r["status"] == "ok":
+            assert RunConfig.from_row(r).hash == r["config_hash"], f"{r.source}: stale row"
+            runs.setdefault(r["config_hash"], []).append((int(r["epoch"]), int(r["steps"])))
+    for curve in runs.values():
+        assert [e for e, _ in curve] == list(range(1, len(curve) + 1))
+        assert all(s2 > s1 for (_, s1), (_, s2) in zip(curve, curve[1:]))
