@@ -50,14 +50,16 @@ def test_a_changed_row_changes_its_verdict(tmp_path):
     d = _copy(tmp_path)
     claim = "AA-BiGAN outperforms the best baseline on MNIST, F-MNIST and CIFAR-10"
     before = {c.claim: c for c in claims(d, BENCH)}[claim]
-    assert before.verdict == "does not hold" and "88.3 vs Deep SAD 93.6" in before.evidence
+    assert before.verdict == "does not hold" and "84.0 vs Deep SAD 93.6" in before.evidence
 
-    def boost(r):   # AA-BiGAN's F-MNIST gamma_l = .05 runs, made perfect
-        if r["method"] == "aabigan" and r["dataset"] == "fmnist" and r["gamma_l"] == "0.05" and r["rule"] == "val/auto":
+    def boost(r, rule):   # AA-BiGAN's F-MNIST gamma_l = .05 runs under one rule, made perfect
+        if r["method"] == "aabigan" and r["dataset"] == "fmnist" and r["gamma_l"] == "0.05" and r["rule"] == rule:
             r["auroc"] = "1.0"
         return r
 
-    _rewrite(d / "images-cpu.csv", boost)
+    _rewrite(d / "images-cpu.csv", lambda r: boost(r, "val/auto"))     # the rule a baseline has no twin of
+    assert {c.claim: c for c in claims(d, BENCH)}[claim].verdict == "does not hold"
+    _rewrite(d / "images-cpu.csv", lambda r: boost(r, "last/reconstruction"))   # the label-free rule
     after = {c.claim: c for c in claims(d, BENCH)}[claim]
     assert after.verdict == "holds" and "100.0 vs Deep SAD 93.6" in after.evidence
 
