@@ -143,10 +143,8 @@ class RunConfig:
         # its hash; a name no method knows is an error here, not a failed run later
         method = METHODS[self.method]
         overrides = {str(k): v for k, v in dict(self.overrides).items()}
-        for k, v in overrides.items():
-            _aabigan_params({k: v}) if k in _AABIGAN_PARAMS else method.params({k: v})
-        object.__setattr__(self, "overrides", tuple(sorted((k, v) for k, v in overrides.items()
-                                                           if method.takes(k, v))))
+        kept = {k: v for k, v in overrides.items() if method.takes(k, v)}   # raises for an unknown name
+        object.__setattr__(self, "overrides", tuple(sorted(kept.items())))
         get_profile(self.profile)
         check_fraction(self.gamma_l, "gamma_l")
         check_fraction(self.gamma_p, "gamma_p")
