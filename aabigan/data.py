@@ -429,6 +429,23 @@ def _stratified_cut(labels: np.ndarray, fraction: float, rng: np.random.Generato
     return np.sort(np.concatenate(first)), np.sort(np.concatenate(rest))
 
 
+def _deepsad_reused_rng_cut(labels: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(training positions, evaluation positions) as the Deep SAD code's ODDS loader makes them: its dataset
+    is built twice (train, then test) with one ``RandomState``, each time cutting the normal and then the
+    anomalous records 60/40 with scikit-learn's ``train_test_split``; the training set takes the 60 % parts of
+    the first build, the evaluation set the 40 % parts of the second."""
+    from sklearn.model_selection import train_test_split
+
+    rs = np.random.RandomState(seed)
+    parts = []
+    for _ in ("train", "test"):
+        cut = [train_test_split(np.flatnonzero(labels == lab), test_size=0.4, random_state=rs) for lab in (0, 1)]
+        parts.append(cut)
+    train = np.concatenate([parts[0][0][0], parts[0][1][0]])
+    evaluation = np.concatenate([parts[1][0][1], parts[1][1][1]])
+    return np.sort(train), np.sort(evaluation)
+
+
 def _subsample_stratified(idx: np.ndarray, labels: np.ndarray, n_max: int | None, rng) -> np.ndarray:
     if n_max is None or len(idx) <= n_max:
         return idx
@@ -439,12 +456,20 @@ def _subsample_stratified(idx: np.ndarray, labels: np.ndarray, n_max: int | None
 def make_split(dataset: str, normal_class: int = 0, known_classes=None, n_known_classes: int = 1,
                gamma_l: float = 0.05, gamma_p: float = 0.0, seed: int = 0, val_fraction: float = 0.2,
                ratio_of: str = "normal", max_train_normal: int | None = None, max_eval: int | None = None,
-               channels: int = 3) -> Split:
+               channels: int = 3, odds_split: str = "stratified") -> Split:
     """Build one semi-supervised split (see the module docstring) from an explicit seed.
 
     ``known_classes``: the collected-anomaly classes (k_l = its length); when None, ``n_known_classes`` of
     them are drawn from the anomaly classes with the seed.  ``max_train_normal`` and ``max_eval`` subsample
     the normal training samples and the evaluation set (stratified) for the reduced CPU profiles.
+
+    ``odds_split`` (ODDS tables only): ``"stratified"``, the default, cuts the table once into 60 % training
+    and 40 % evaluation records, stratified by label.  ``"deepsad-reused-rng"`` is a *diagnostic* that cuts
+    it as the Deep SAD code's ODDS loader runs: one ``RandomState`` of the seed serves the training set's
+    60/40 cut of the normal and of the anomalous records, and then, advanced, a second such cut whose 40 %
+    part becomes the evaluation set -- so evaluation records are also training records
+    (``info["n_eval_in_train"]`` counts them).  It answers whether that leak explains the published numbers;
+    never use it to report a method.
     """
     name = canonical_name(dataset)
     gamma_l = check_fraction(gamma_l, "gamma_l", 0.0, 1.0, inclusive_high=name in IMAGE_DATASETS)
@@ -481,9 +506,16 @@ def make_split(dataset: str, normal_class: int = 0, known_classes=None, n_known_
         Xall, yall = load_odds(name)
         classes = np.array([0, 1])
         # 60 / 40 stratified train / test of the one file
-        train_part, eval_part = _stratified_cut(yall, 0.6, rng)
+        if odds_split == "stratified":
+            train_part, eval_part = _stratified_cut(yall, 0.6, rng)
+        elif odds_split == "deepsad-reused-rng":
+            train_part, eval_part = _deepsad_reused_rng_cut(yall, int(seed))
+        else:
+            raise ValueError(f"odds_split must be 'stratified' or 'deepsad-reused-rng', got {odds_split!r}")
         src_train_labels, src_eval_labels = yall[train_part], yall[eval_part]
 
+    if name in IMAGE_DATASETS and odds_split != "stratified":
+        raise ValueError(f"odds_split={odds_split!r} applies to the ODDS tables only; {name} has its own test split")
     if int(normal_class) not in classes or (name in ODDS_DATASETS and int(normal_class) != 0):
         raise ValueError(f"unknown normal class {normal_class!r} for {name}; "
                          + ("ODDS tables have one normal class, 0" if name in ODDS_DATASETS else "classes are 0-9"))
@@ -552,7 +584,10 @@ def make_split(dataset: str, normal_class: int = 0, known_classes=None, n_known_
         X_train, X_val, X_test = scale(X_train), scale(Xall[val_source]), scale(Xall[test_source])
     info = {"dataset": name, "normal_class": int(normal_class), "known_classes": known.tolist(),
             "n_normal": int(n_normal), "n_collected": int(len(collected)), "n_polluted": int(n_p),
-            "gamma_l": gamma_l, "gamma_p": gamma_p, "ratio_of": ratio_of, "seed": int(seed)}
+            "gamma_l": gamma_l, "gamma_p": gamma_p, "ratio_of": ratio_of, "seed": int(seed),
+            # evaluation records that are also training records (0 but under the diagnostic odds_split)
+            "n_eval_in_train": 0 if name in IMAGE_DATASETS else
+            int(np.isin(np.r_[val_source, test_source], train_source).sum())}
     return Split(X_train, (train_kind == 1).astype(np.int64), train_kind,
                  X_val, (src_eval_labels[val_pos] != normal_class).astype(np.int64), kinds(src_eval_labels[val_pos]),
                  X_test, (src_eval_labels[test_pos] != normal_class).astype(np.int64), kinds(src_eval_labels[test_pos]),

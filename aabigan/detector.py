@@ -10,7 +10,9 @@ A fit of fewer than ``SHORT_FIT_STEPS`` steps warns with :class:`ShortFitWarning
 Which score (reconstruction error or latent norm) and which epoch are used is a stated rule:
 
 * ``score="reconstruction" | "latent"`` fixes the score in advance; ``score="auto"`` picks the one with the
-  higher AUROC on a labelled validation set (the paper's rule, Sec. 3.4).
+  higher AUROC on a labelled validation set (the paper's rule, Sec. 3.4).  ``score="features"`` is a third,
+  label-free score the paper does not use: ALAD's feature-matching distance on D', between its last hidden
+  activations for (x, x) and for (x, G(E(x))) (chapter 8 tests it).
 * ``epoch_rule="last"`` scores with the networks after the last epoch (label-free);
   ``epoch_rule="best_val"`` keeps the epoch with the best validation AUROC (the authors' code; the latest
   of tied epochs: a small validation set often scores AUROC 1 from early in training on).
@@ -34,14 +36,14 @@ from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 
 from .nets import ARCHS, build_networks
-from .scores import SCORES, auprc, auroc, compute_scores
+from .scores import EXTRA_SCORES, SCORES, auprc, auroc, compute_scores
 from .trainer import OBJECTIVES, TrainConfig, train
 from .validation import check_X, check_y, check_fraction
 
 __all__ = ["AABiGAN", "fit_stacked", "resolve_device", "NotFittedError", "ShortFitWarning",
            "DEFAULT_EPOCHS", "DEFAULT_MIN_STEPS", "SHORT_FIT_STEPS"]
 
-SCORE_RULES = SCORES + ("auto",)
+SCORE_RULES = SCORES + EXTRA_SCORES + ("auto",)
 EPOCH_RULES = ("last", "best_val")
 FAMILIES = ("auto", "mlp", "dcgan")
 _FORMAT = "aabigan-detector-v1"
@@ -128,10 +130,15 @@ class AABiGAN(BaseEstimator):
         ``SHORT_FIT_STEPS`` steps in all warns with :class:`ShortFitWarning`.
     batch_size, neg_batch_size : normals per step, collected anomalies per step (None: batch_size // 4).
     lr_ge, lr_d : Adam learning rates of G/E and of D/D' (paper: 1e-4 and 2.5e-5).
+    betas : Adam's (beta1, beta2); the paper states none, (0.5, 0.999) here, (0.5, 0.9) in the authors' code.
+    lr_step_every, lr_step_gamma : step decay -- both learning rates times ``lr_step_gamma`` every
+        ``lr_step_every`` epochs (None, the default: constant; the authors' code: every 100 epochs, 0.98).
     a, b, c, neg_target : least-squares targets (paper: a=1, b=0, c=0.75; anomalies' target (a+b)/2).
     pair_disc : use the reconstruction discriminator D'(x, x') of Supp. D (eqs. 33-34).
     recon_weight : weight of the D' terms in the G/E loss.
-    family, latent_dim, width : architecture ("auto": MLP for vectors, DCGAN for (C, 32, 32) images).
+    family, latent_dim, width : architecture ("auto": MLP for vectors, DCGAN for (C, 32, 32) images);
+        ``width`` scales the image networks.
+    hidden : the MLP's hidden layer sizes (None: the paper's 256-64); image networks ignore it.
     arch : image networks: "dcgan" (the paper's text) or "authors" (the authors' code: on 1x32x32 their
         MNIST / F-MNIST networks, on 3x32x32 their CIFAR-10 LeNet-type pair; width 64 is their channel
         counts; their discriminators have no dropout, so pass dropout=0 to train as they did).
@@ -149,8 +156,8 @@ class AABiGAN(BaseEstimator):
     """
 
     def __init__(self, objective="aa", epochs=None, min_steps=None, batch_size=128, neg_batch_size=None, lr_ge=1e-4,
-                 lr_d=2.5e-5, a=1.0, b=0.0, c=None, neg_target=None, pair_disc=True, recon_weight=1.0,
-                 family="auto", latent_dim=None, width=64, arch="dcgan", dropout=0.2, ema_decay=None, amp=False,
+                 lr_d=2.5e-5, betas=(0.5, 0.999), lr_step_every=None, lr_step_gamma=0.98, a=1.0, b=0.0, c=None, neg_target=None, pair_disc=True, recon_weight=1.0,
+                 family="auto", latent_dim=None, width=64, hidden=None, arch="dcgan", dropout=0.2, ema_decay=None, amp=False,
                  score="reconstruction", epoch_rule="last", contamination=0.1, device=None, random_state=None, verbose=False):
         self.objective = objective
         self.epochs = epochs
@@ -159,6 +166,9 @@ class AABiGAN(BaseEstimator):
         self.neg_batch_size = neg_batch_size
         self.lr_ge = lr_ge
         self.lr_d = lr_d
+        self.betas = betas
+        self.lr_step_every = lr_step_every
+        self.lr_step_gamma = lr_step_gamma
         self.a = a
         self.b = b
         self.c = c
@@ -168,6 +178,7 @@ class AABiGAN(BaseEstimator):
         self.family = family
         self.latent_dim = latent_dim
         self.width = width
+        self.hidden = hidden
         self.arch = arch
         self.dropout = dropout
         self.ema_decay = ema_decay
@@ -192,12 +203,23 @@ class AABiGAN(BaseEstimator):
                 raise ValueError(f"{name} must be a positive number, got {getattr(self, name)!r}")
         for name, none_ok in (("a", False), ("b", False), ("c", True), ("neg_target", True)):
             _real(getattr(self, name), name, none_ok=none_ok)
+        if not (isinstance(self.betas, (tuple, list)) and len(self.betas) == 2
+                and all(0 <= _real(b, "betas") < 1 for b in self.betas)):
+            raise ValueError(f"betas must be a pair of numbers in [0, 1), got {self.betas!r}")
+        _integer(self.lr_step_every, "lr_step_every", 1, none_ok=True)
+        if not 0 < _real(self.lr_step_gamma, "lr_step_gamma") <= 1:
+            raise ValueError(f"lr_step_gamma must lie in (0, 1], got {self.lr_step_gamma!r}")
         if _real(self.recon_weight, "recon_weight") < 0:
             raise ValueError(f"recon_weight must be at least 0, got {self.recon_weight!r}")
         _choice(self.family, "family", FAMILIES)
         _choice(self.arch, "arch", ARCHS)
         _integer(self.latent_dim, "latent_dim", 1, none_ok=True)
         _integer(self.width, "width", 1)
+        if self.hidden is not None:
+            if not isinstance(self.hidden, (tuple, list)) or not self.hidden:
+                raise ValueError(f"hidden must be None or a non-empty list of layer sizes, got {self.hidden!r}")
+            for u in self.hidden:
+                _integer(u, "hidden", 1)
         check_fraction(self.dropout, "dropout", 0.0, 1.0, inclusive_high=False)
         if self.ema_decay is not None and not 0 < _real(self.ema_decay, "ema_decay", none_ok=True) < 1:
             raise ValueError(f"ema_decay must lie in (0, 1) or be None, got {self.ema_decay!r}")
@@ -216,6 +238,9 @@ class AABiGAN(BaseEstimator):
                            batch_size=int(self.batch_size),
                            neg_batch_size=None if self.neg_batch_size is None else int(self.neg_batch_size),
                            lr_ge=float(self.lr_ge), lr_d=float(self.lr_d),
+                           betas=tuple(float(b) for b in self.betas),
+                           lr_step_every=None if self.lr_step_every is None else int(self.lr_step_every),
+                           lr_step_gamma=float(self.lr_step_gamma),
                            a=float(self.a), b=float(self.b), c=None if self.c is None else float(self.c),
                            neg_target=None if self.neg_target is None else float(self.neg_target),
                            recon_weight=float(self.recon_weight),
@@ -226,6 +251,8 @@ class AABiGAN(BaseEstimator):
         self._check_params()
         _choice(self.score, "score", SCORE_RULES)
         _choice(self.epoch_rule, "epoch_rule", EPOCH_RULES)
+        if self.score == "features" and not self.pair_disc:
+            raise ValueError("score='features' reads the pair discriminator D': it needs pair_disc=True")
         if (self.score == "auto" or self.epoch_rule == "best_val") and not has_eval:
             raise ValueError(f"score={self.score!r} with epoch_rule={self.epoch_rule!r} chooses with labels: "
                              "pass a labelled validation set, fit(X, y, eval_set=(X_val, y_val))")
@@ -314,7 +341,7 @@ class AABiGAN(BaseEstimator):
     def _build_networks(self):
         latent = None if self.latent_dim is None else int(self.latent_dim)
         return build_networks(self.sample_shape_, self.family, latent, int(self.width), bool(self.pair_disc),
-                              float(self.dropout), arch=self.arch).to(self.device_)
+                              float(self.dropout), arch=self.arch, hidden=self.hidden).to(self.device_)
 
     def _init_networks(self) -> torch.Generator:
         """Seed the global RNG (initialisation, dropout) and return the generator of the training draws."""
@@ -323,6 +350,10 @@ class AABiGAN(BaseEstimator):
         self.nets_ = self._build_networks()
         return torch.Generator().manual_seed(int(seed))
 
+    def _recorded_scores(self) -> tuple[str, ...]:
+        """The scores every epoch's record holds: the paper's two, and the chosen one if it is another."""
+        return SCORES + ((self.score,) if self.score in EXTRA_SCORES else ())
+
     def _record_epoch(self, losses: dict, encoder, generator, scores: dict | None = None) -> None:
         """Score the validation and monitor sets with this epoch's networks (or take their ``scores``,
         {"val": {score: array}, "monitor": ...}, computed by a stack); keep the best snapshots."""
@@ -330,7 +361,8 @@ class AABiGAN(BaseEstimator):
         for prefix, data in (("val", self._eval), ("monitor", self._monitor)):
             if data is None:
                 continue
-            s = scores[prefix] if scores is not None else compute_scores(encoder, generator, self._tensor(data[0]))
+            s = scores[prefix] if scores is not None else compute_scores(
+                encoder, generator, self._tensor(data[0]), self._recorded_scores(), pair_disc=self.nets_.pair_disc)
             for name, v in s.items():
                 rec[f"{prefix}_auroc_{name}"] = auroc(data[1], v)
                 if prefix == "monitor":
@@ -338,7 +370,8 @@ class AABiGAN(BaseEstimator):
                 elif self.epoch_rule == "best_val" and rec[f"val_auroc_{name}"] >= self._best.get(name, (-1,))[0]:
                     self._best[name] = (rec[f"val_auroc_{name}"], rec["epoch"], {
                         "encoder": copy.deepcopy(encoder.state_dict()),
-                        "generator": copy.deepcopy(generator.state_dict())})
+                        "generator": copy.deepcopy(generator.state_dict()),
+                        "pair_disc": copy.deepcopy(self.nets_.pair_disc.state_dict()) if name == "features" else None})
         self.history_.append(rec)
 
     def _finish(self, seconds: float) -> "AABiGAN":
@@ -351,6 +384,8 @@ class AABiGAN(BaseEstimator):
             _, self.selected_epoch_, snap = self._best[chosen]
             self.encoder_.load_state_dict(snap["encoder"])
             self.generator_.load_state_dict(snap["generator"])
+            if snap["pair_disc"] is not None:
+                self.nets_.pair_disc.load_state_dict(snap["pair_disc"])
         else:
             self.selected_epoch_ = last["epoch"]
             chosen = (max(SCORES, key=lambda n: last[f"val_auroc_{n}"]) if self.score == "auto" else self.score)
@@ -379,8 +414,8 @@ class AABiGAN(BaseEstimator):
         """Anomaly score of each sample under the selected score; higher = more anomalous."""
         self._check_fitted()
         X = check_X(X, "X", n_features=self.sample_shape_)
-        return compute_scores(self.encoder_, self.generator_, self._tensor(X), (self.selected_score_,))[
-            self.selected_score_]
+        return compute_scores(self.encoder_, self.generator_, self._tensor(X), (self.selected_score_,),
+                              pair_disc=self.nets_.pair_disc)[self.selected_score_]
 
     def predict(self, X) -> np.ndarray:
         """1 for samples scored above ``threshold_`` (an anomaly), else 0."""
@@ -466,7 +501,8 @@ class AABiGAN(BaseEstimator):
 
     @classmethod
     def _from_saved(cls, meta: dict, arrays: dict, device) -> "AABiGAN":
-        params = dict(meta["params"])
+        # JSON keeps a tuple parameter (betas, hidden) as a list
+        params = {k: tuple(v) if isinstance(v, list) else v for k, v in meta["params"].items()}
         unknown = sorted(set(params) - set(cls._get_param_names()))
         if unknown:
             raise ValueError(f"unknown parameter(s) {unknown}: written by a newer version of aabigan?")
@@ -485,7 +521,7 @@ class AABiGAN(BaseEstimator):
                 continue
             sd = {k.split("/", 1)[1]: torch.as_tensor(v) for k, v in arrays.items() if k.startswith(name + "/")}
             mod.load_state_dict(sd)
-        det.selected_score_ = _choice(meta["selected_score"], "selected_score", SCORES)
+        det.selected_score_ = _choice(meta["selected_score"], "selected_score", SCORES + EXTRA_SCORES)
         det.selected_epoch_ = int(meta["selected_epoch"])
         det.threshold_ = float(meta["threshold"])
         det.history_ = list(meta["history"])
@@ -514,7 +550,7 @@ def fit_stacked(detectors: list[AABiGAN], data: list[tuple]) -> list[AABiGAN]:
     if len(detectors) != len(data):
         raise ValueError("fit_stacked needs one data tuple per detector")
     params = [{k: v for k, v in d.get_params().items() if k != "random_state"} for d in detectors]
-    if len(detectors) < 2 or any(p != params[0] for p in params):
+    if len(detectors) < 2 or any(p != params[0] for p in params) or params[0]["score"] in EXTRA_SCORES:
         return [d.fit(*args) for d, args in zip(detectors, data)]
     prepared = [d._prepare(*args) for d, args in zip(detectors, data)]
     shapes = {(p.shape, n.shape) for p, n in prepared}

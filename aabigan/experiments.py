@@ -34,6 +34,7 @@ import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from types import MappingProxyType
 from typing import Callable, Iterable
 
 from . import __version__
@@ -41,7 +42,7 @@ from .data import IMAGE_DATASETS, ODDS_DATASETS, canonical_name, make_split
 from .detector import AABiGAN, ShortFitWarning
 from .profiles import RUNNER_BASE_SETTINGS, get_profile
 from .provenance import commit as _commit, device_name as _device_name
-from .scores import SCORES, auprc, auroc
+from .scores import EXTRA_SCORES, SCORES, auprc, auroc
 from .store import CURVE_FIELDS, CURVE_SCHEMA, ROW_FIELDS, RUN_SCHEMA, ResultsFile, complete_keys, read_rows
 from .validation import check_fraction, check_integer
 
@@ -117,6 +118,16 @@ def register_method(method: Method) -> None:
 
 
 # ------------------------------------------------------------------------------------------- config
+#: overrides that change the split rather than the method, name -> (default, other values).  They are protocol
+#: variants for diagnosis (chapter 8), never defaults: ``ratio_of="train"`` counts gamma_l as the collected
+#: anomalies' share of the training set (Deep SAD's and the authors' code) instead of per normal sample (the
+#: paper's text); ``odds_split="deepsad-reused-rng"`` splits an ODDS table as the Deep SAD code's loader runs,
+#: with one random state reused for the train and the test part, so that test records are also training
+#: records (:func:`aabigan.data.make_split`).  A row records them in its ``settings``.
+SPLIT_OPTIONS = MappingProxyType({"ratio_of": ("normal", "train"),
+                                  "odds_split": ("stratified", "deepsad-reused-rng")})
+
+
 @dataclass(frozen=True)
 class RunConfig:
     """Everything that determines one run.  ``overrides`` are (name, value) pairs of method settings."""
@@ -142,12 +153,19 @@ class RunConfig:
         # an override the method lacks (an AA-BiGAN setting given to a whole grid) changes neither its run nor
         # its hash; a name no method knows is an error here, not a failed run later
         method = METHODS[self.method]
-        overrides = {str(k): v for k, v in dict(self.overrides).items()}
+        # a list value (a setting read back from JSON, e.g. betas) is kept as a tuple: configs stay hashable
+        overrides = {str(k): tuple(v) if isinstance(v, list) else v for k, v in dict(self.overrides).items()}
+        split = {k: overrides.pop(k) for k in list(overrides) if k in SPLIT_OPTIONS}
+        for k, v in split.items():
+            if v not in SPLIT_OPTIONS[k]:
+                raise ValueError(f"split option {k} must be one of {SPLIT_OPTIONS[k]}, got {v!r}")
         kept = {k: v for k, v in overrides.items() if method.takes(k, v)}   # raises for an unknown name
+        # a split option at its default is no override (the config and its hash stay those of the plain run)
+        kept.update({k: v for k, v in split.items() if v != SPLIT_OPTIONS[k][0]})
         object.__setattr__(self, "overrides", tuple(sorted(kept.items())))
         get_profile(self.profile)
-        check_fraction(self.gamma_l, "gamma_l")
-        check_fraction(self.gamma_p, "gamma_p")
+        for name in ("gamma_l", "gamma_p"):   # 0 and 0.0 are one config (and one hash)
+            object.__setattr__(self, name, float(check_fraction(getattr(self, name), name)))
         if self.dataset in ODDS_DATASETS and (self.normal_class != 0 or self.known_classes not in ((), (1,))):
             raise ValueError("ODDS datasets have normal class 0 and one anomaly class, 1")
         if self.gamma_l > 0 and not self.known_classes:
@@ -160,8 +178,12 @@ class RunConfig:
     def settings(self) -> dict:
         """The method's settings: the profile's, then the overrides."""
         out = get_profile(self.profile).method_settings(self.dataset, self.family)
-        out.update(dict(self.overrides))
+        out.update({k: v for k, v in self.overrides if k not in SPLIT_OPTIONS})
         return out
+
+    def split_options(self) -> dict:
+        """The overrides that change the split, not the method (:data:`SPLIT_OPTIONS`)."""
+        return {k: v for k, v in self.overrides if k in SPLIT_OPTIONS}
 
     def params(self) -> dict:
         """The parameters the method's estimator is built with (:meth:`Method.params` of :meth:`settings`):
@@ -173,6 +195,7 @@ class RunConfig:
         networks (they take 1x32x32; CIFAR-10 keeps its three)."""
         prof = get_profile(self.profile)
         args = dict(prof.split_image) if self.family == "image" else {}
+        args.update(self.split_options())
         if self.family == "image" and self.settings().get("arch") == "authors":
             args["channels"] = 3 if self.dataset == "cifar10" else 1
         return args
@@ -190,6 +213,8 @@ class RunConfig:
                   tuple(int(c) for c in str(row["known_classes"]).split()), float(row["gamma_l"]),
                   float(row["gamma_p"]), int(row["seed"]), row["profile"])
         recorded = json.loads(row["settings"]) if row.get("settings") else {}
+        split = {k: recorded.pop(k) for k in list(recorded) if k in SPLIT_OPTIONS}
+        cfg = dataclasses.replace(cfg, overrides=tuple(split.items()))
         method, base = METHODS[cfg.method], cfg.settings()
         ran = method.params(base)
         overrides = {}
@@ -202,7 +227,7 @@ class RunConfig:
                 raise ValueError(f"{getattr(row, 'source', 'a row')}: no setting {k!r} of {cfg.method} gives "
                                  f"the recorded {v!r}")
             overrides[k] = match[0]
-        return dataclasses.replace(cfg, overrides=tuple(overrides.items()))
+        return dataclasses.replace(cfg, overrides=tuple(overrides.items()) + tuple(split.items()))
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -234,10 +259,11 @@ FIXED_RULES = ("fixed",)
 
 
 def rows_from_history(history: list[dict]) -> list[dict]:
-    """Test AUROC/AUPRC under the three selection rules, from a history with val and monitor entries."""
+    """Test AUROC/AUPRC under the three selection rules, from a history with val and monitor entries; and
+    ``last/features`` when the history records the extra score (a run with ``score="features"``)."""
     last = history[-1]
     out = [{"rule": f"last/{s}", "score": s, "epoch": last["epoch"], "auroc": last[f"monitor_auroc_{s}"],
-            "auprc": last[f"monitor_auprc_{s}"]} for s in SCORES]
+            "auprc": last[f"monitor_auprc_{s}"]} for s in SCORES + EXTRA_SCORES if f"monitor_auroc_{s}" in last]
     # highest validation AUROC; on ties the latest epoch (a small validation set saturates at AUROC 1 early
     # in training, and the earliest of the tied epochs is then the least trained network)
     best = max(((h[f"val_auroc_{s}"], h["epoch"], s, h) for h in history for s in SCORES), key=lambda t: t[:2])
@@ -282,7 +308,7 @@ def _base_row(cfg: RunConfig) -> dict:
             "k_l": len(cfg.known_classes) if cfg.gamma_l > 0 else 0, "gamma_l": cfg.gamma_l,
             "gamma_p": cfg.gamma_p, "seed": cfg.seed, "profile": cfg.profile, "aabigan_version": __version__,
             "torch_version": torch.__version__, "python_version": platform.python_version(),
-            "commit": _commit(), "settings": json.dumps(cfg.params(), sort_keys=True)}
+            "commit": _commit(), "settings": json.dumps({**cfg.params(), **cfg.split_options()}, sort_keys=True)}
 
 
 def _split(cfg: RunConfig):
@@ -574,7 +600,11 @@ def expected_rules(cfg: RunConfig) -> set[str]:
     AA-BiGAN, :data:`BASELINE_RULES` for a baseline that trains by epochs, else :data:`FIXED_RULES`.  A
     baseline run written before its method had epoch rules (one ``fixed`` row) is therefore not done: a grid
     trains it again and its new rows replace the old."""
-    return set(METHODS[cfg.method].rules)
+    rules = set(METHODS[cfg.method].rules)
+    score = cfg.settings().get("score")
+    if METHODS[cfg.method].per_epoch and score in EXTRA_SCORES:
+        rules.add(f"last/{score}")
+    return rules
 
 
 def pending(configs: Iterable[RunConfig], rows: Iterable[dict], report: str = "rules") -> list[RunConfig]:
@@ -676,6 +706,46 @@ def _grid_odds(profile, datasets=None, methods=None, seeds=None, gamma_ls=(0.01,
             for s in _seeds(profile, seeds)]
 
 
+#: chapter 8's ablations (issue 14), variant -> (the explanation of AA-BiGAN's gap it tests, overrides); each
+#: variant is a config of its own, trained on satellite and arrhythmia (:func:`grid` ``"ablations"``).  The
+#: plain runs they are compared with are Table 2's rows; the EMA variant's rows are ``odds-ema-cpu.csv``'s.
+AUTHORS_CHOICES = (("recon_weight", 1 / 3), ("betas", (0.5, 0.9)), ("lr_step_every", 100), ("lr_step_gamma", 0.98),
+                   ("ratio_of", "train"), ("batch_size", 200), ("neg_batch_size", 50))
+ODDS_ABLATIONS = MappingProxyType({
+    "deepsad-split": ("the Deep SAD loader's leaky split lifted the published numbers",
+                      (("odds_split", "deepsad-reused-rng"),)),
+    "authors-recipe": ("the authors' training choices, all at once", AUTHORS_CHOICES),
+    "d-prime-1/3": ("the authors' D' weight of 1/3", (("recon_weight", 1 / 3),)),
+    "betas-0.9": ("the authors' Adam betas (0.5, 0.9)", (("betas", (0.5, 0.9)),)),
+    "step-decay": ("the authors' step decay (x0.98 every 100 epochs)", (("lr_step_every", 100), ("lr_step_gamma", 0.98))),
+    "gamma-share": ("gamma_l as a share of the training set", (("ratio_of", "train"),)),
+    "batch-200+50": ("the authors' batch of 200 normals + 50 anomalies", (("batch_size", 200), ("neg_batch_size", 50))),
+    "features-score": ("a discriminator-feature score (ALAD's) ranks better", (("score", "features"),)),
+    "mlp-128-32": ("the networks are too large for these tables (hidden 128-32)", (("hidden", (128, 32)),)),
+    "lr-equal": ("D learns too slowly (lr_d = lr_ge = 1e-4)", (("lr_d", 1e-4),)),
+})
+#: the baselines trained beside AA-BiGAN under the diagnostic split (the other variants are AA-BiGAN's own)
+ABLATION_BASELINES = ("deepsad", "supervised", "aad", "ssad-hybrid")
+
+
+def _grid_ablations(datasets=None, methods=None, seeds=None, variants=None) -> list[RunConfig]:
+    """Every variant of :data:`ODDS_ABLATIONS` for AA-BiGAN on the ``cpu`` profile, gamma_l = .01, 10 seeds (the
+    diagnostic split also for :data:`ABLATION_BASELINES`); default datasets satellite and arrhythmia."""
+    datasets = [canonical_name(d) for d in (datasets or ("satellite", "arrhythmia"))]
+    out = []
+    for v in variants or ODDS_ABLATIONS:
+        overrides = ODDS_ABLATIONS[v][1]
+        names = methods or (("aabigan",) + (ABLATION_BASELINES if v == "deepsad-split" else ()))
+        out += [RunConfig(d, m, 0, (1,), 0.01, 0.0, s, "cpu", overrides) for d in datasets for m in names
+                for s in _seeds("cpu", seeds) if m == "aabigan" or v == "deepsad-split"]
+    return out
+
+
+def ablation_variant(cfg: RunConfig) -> str | None:
+    """The name of the :data:`ODDS_ABLATIONS` variant ``cfg`` is, or None."""
+    return next((v for v, (_, o) in ODDS_ABLATIONS.items() if tuple(sorted(o)) == tuple(cfg.overrides)), None)
+
+
 def _pairs(profile, pairs):
     return pairs if pairs is not None else get_profile(profile).class_pairs()
 
@@ -726,9 +796,12 @@ def _grid_convergence(datasets, methods, pairs, seeds):
 def grid(name: str, profile: str | None = None, datasets=None, methods=None, seeds=None, pairs=None) -> list[RunConfig]:
     """The configs of a paper table: 'table1', 'table2' (= 'table8'), 'table5', 'table6', 'table7'; and
     'convergence', the learning-curve study of the image networks (always on the ``paper`` profile's data,
-    :func:`_grid_convergence`; run it with ``report="curve"``)."""
+    :func:`_grid_convergence`; run it with ``report="curve"``); 'ablations', chapter 8's tests of why AA-BiGAN
+    trails on ODDS (always the ``cpu`` profile, :func:`_grid_ablations`)."""
     if name == "convergence":
         return _grid_convergence(datasets, methods, pairs, seeds)
+    if name == "ablations":
+        return _grid_ablations(datasets, methods, seeds)
     profile = get_profile(profile).name
     if name in ("table2", "table8"):
         return _grid_odds(profile, datasets, methods, seeds, default=TABLE2_METHODS if name == "table2" else TABLE8_METHODS)
@@ -748,6 +821,6 @@ def grid(name: str, profile: str | None = None, datasets=None, methods=None, see
     return _grid_images(profile, datasets, methods, pairs, cells[name], seeds)
 
 
-GRIDS = ("table1", "table2", "table5", "table6", "table7", "table8", "gamma_sweep", "convergence")
+GRIDS = ("table1", "table2", "table5", "table6", "table7", "table8", "gamma_sweep", "convergence", "ablations")
 
 from . import baselines as _baselines  # noqa: E402,F401  (registers the baselines)

@@ -5,7 +5,7 @@ Networks know nothing about training.  Two families:
 * ``dcgan`` for 32x32 images with 1 or 3 channels (paper, Supp. E: DCGAN; the paper feeds 32x32x3);
   ``width`` scales the channel counts (64 is the DCGAN default; smaller widths serve the CPU profiles).
 * ``mlp`` for tabular data: encoder and generator with hidden layers 256-64 and a 16-d latent code,
-  as in the paper's "3-layer MLP 256-64-16".
+  as in the paper's "3-layer MLP 256-64-16" (``hidden`` changes the hidden sizes; ``width`` is for images).
 
 For images, ``arch`` chooses between two sets of networks:
 
@@ -133,6 +133,10 @@ class DCGANPairDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
         return self.head(self.trunk(torch.cat([x, x2], 1))).squeeze(1)
 
+    def features(self, x: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
+        """The activations the last linear layer reads (ALAD's feature-matching score uses them)."""
+        return self.head[:-1](self.trunk(torch.cat([x, x2], 1)))
+
 
 # -------------------------------------------------------------------------- the authors' networks
 def _scaled(channels: int, width: int) -> int:
@@ -188,6 +192,10 @@ class AuthorsPairDiscriminator(nn.Module):
 
     def forward(self, x: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
         return self.head(torch.cat([self.x_net(x), self.x2_net(x2)], 1)).squeeze(1)
+
+    def features(self, x: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
+        """The activations the last linear layer reads (ALAD's feature-matching score uses them)."""
+        return self.head[:-1](torch.cat([self.x_net(x), self.x2_net(x2)], 1))
 
 
 def _lrelu01() -> nn.Module:
@@ -315,6 +323,10 @@ class MLPPairDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
         return self.net(torch.cat([x, x2], -1)).squeeze(-1)
 
+    def features(self, x: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
+        """The activations the last linear layer reads (ALAD's feature-matching score uses them)."""
+        return self.net[:-1](torch.cat([x, x2], -1))
+
 
 # ------------------------------------------------------------------------------------------ build
 @dataclass
@@ -350,12 +362,14 @@ def infer_family(sample_shape: tuple[int, ...]) -> str:
 
 
 def build_networks(sample_shape: tuple[int, ...], family: str = "auto", latent_dim: int | None = None,
-                   width: int = 64, pair_disc: bool = True, dropout: float = 0.2, arch: str = "dcgan") -> Networks:
+                   width: int = 64, pair_disc: bool = True, dropout: float = 0.2, arch: str = "dcgan",
+                   hidden: tuple[int, ...] | None = None) -> Networks:
     """Build E, G, D and (optionally) D' for samples of ``sample_shape``.
 
     ``arch`` (images only): ``"dcgan"``, the paper's text, or ``"authors"``, the networks of the authors'
     code -- their MNIST / F-MNIST networks on 1x32x32 images (latent 100), their CIFAR-10 LeNet-type ones on
-    3x32x32 (latent 128); see the module docstring."""
+    3x32x32 (latent 128); see the module docstring.  ``hidden`` (MLP only): the hidden layer sizes of every
+    network, None for the paper's 256-64."""
     sample_shape = tuple(int(s) for s in sample_shape)
     if arch not in ARCHS:
         raise ValueError(f"unknown arch {arch!r}; choose one of {ARCHS}")
@@ -368,8 +382,11 @@ def build_networks(sample_shape: tuple[int, ...], family: str = "auto", latent_d
             raise ValueError(f"arch={arch!r} is an image architecture; the authors' code has no tabular networks "
                              "(the MLP family has one architecture)")
         d, k = sample_shape[0], latent_dim or 16
-        return Networks(MLPEncoder(d, k), MLPGenerator(d, k), MLPJointDiscriminator(d, k, dropout=dropout),
-                        MLPPairDiscriminator(d, dropout=dropout) if pair_disc else None, k)
+        h = (256, 64) if hidden is None else tuple(int(u) for u in hidden)
+        if not h or min(h) < 1:
+            raise ValueError(f"hidden must list at least one layer size of at least 1, got {hidden!r}")
+        return Networks(MLPEncoder(d, k, h), MLPGenerator(d, k, h), MLPJointDiscriminator(d, k, h, dropout),
+                        MLPPairDiscriminator(d, h, dropout) if pair_disc else None, k)
     if family == "dcgan":
         c = _check_image_shape(sample_shape)[0]
         if arch == "authors":

@@ -5,9 +5,13 @@ import numpy as np
 import torch
 from scipy.stats import rankdata
 
-__all__ = ["SCORES", "reconstruction_error", "latent_norm", "compute_scores", "auroc", "auprc"]
+__all__ = ["SCORES", "EXTRA_SCORES", "reconstruction_error", "latent_norm", "compute_scores", "auroc", "auprc"]
 
+#: the paper's two scores (Sec. 3.4), recorded for every run
 SCORES = ("reconstruction", "latent")
+#: a score computed only when asked for: ``features``, ALAD's feature-matching score on D' -- the L1 distance
+#: between D''s last hidden activations for (x, x) and for (x, G(E(x))) (Zenati et al. 2018, eq. 5)
+EXTRA_SCORES = ("features",)
 
 
 def reconstruction_error(encoder, generator, X: torch.Tensor, batch: int = 1024) -> np.ndarray:
@@ -22,14 +26,20 @@ def latent_norm(encoder, X: torch.Tensor, batch: int = 1024) -> np.ndarray:
 
 @torch.no_grad()
 def compute_scores(encoder, generator, X: torch.Tensor, which=SCORES, stacked: bool = False,
-                   batch: int = 1024) -> dict[str, np.ndarray]:
+                   batch: int = 1024, pair_disc=None) -> dict[str, np.ndarray]:
     """Both scores (or those in ``which``) from one encoder pass per batch, the networks in eval mode.
 
     ``stacked=True`` scores R runs at once with stacked networks (:mod:`aabigan.stacked`): X has shape
-    (R, n, d) and every score (R, n).
+    (R, n, d) and every score (R, n).  ``"features"`` in ``which`` needs the pair discriminator D'
+    (``pair_disc``) and single runs.
     """
     bdim = 1 if stacked else 0
-    nets = [m for m in (encoder, generator) if m is not None]
+    unknown = [w for w in which if w not in SCORES + EXTRA_SCORES]
+    if unknown:
+        raise ValueError(f"unknown score(s) {unknown}; choose from {SCORES + EXTRA_SCORES}")
+    if "features" in which and (pair_disc is None or stacked):
+        raise ValueError("the features score needs the pair discriminator D' (pair_disc=True) of a single run")
+    nets = [m for m in (encoder, generator, pair_disc) if m is not None]
     was = [m.training for m in nets]
     for m in nets:
         m.eval()
@@ -43,6 +53,9 @@ def compute_scores(encoder, generator, X: torch.Tensor, which=SCORES, stacked: b
                 parts["reconstruction"].append((x - generator(z)).flatten(bdim + 1).pow(2).sum(-1))
             if "latent" in parts:
                 parts["latent"].append(z.norm(dim=-1))
+            if "features" in parts:
+                gap = pair_disc.features(x, x) - pair_disc.features(x, generator(z))
+                parts["features"].append(gap.abs().flatten(1).sum(-1))
     finally:
         for m, w in zip(nets, was):
             m.train(w)

@@ -38,7 +38,9 @@ class TrainConfig:
     neg_batch_size: int | None = None   # collected anomalies per step; default batch_size // 4
     lr_ge: float = 1e-4
     lr_d: float = 2.5e-5
-    betas: tuple[float, float] = (0.5, 0.999)
+    betas: tuple[float, float] = (0.5, 0.999)   # Adam's (beta1, beta2); the authors' code: (0.5, 0.9)
+    lr_step_every: int | None = None    # multiply both learning rates by lr_step_gamma every so many epochs
+    lr_step_gamma: float = 0.98         # (the authors' code: StepLR every 100 epochs, gamma 0.98)
     a: float = 1.0
     b: float = 0.0
     c: float | None = None              # None: 0.75 for 'aa' (paper), 0.5 for 'lsgan' (eq. 8)
@@ -62,6 +64,14 @@ class TrainConfig:
             v = getattr(self, name)
             if not (math.isfinite(v) and v > 0):
                 raise ValueError(f"{name} must be a positive number, got {v}")
+        if (len(self.betas) != 2 or not all(isinstance(b, numbers.Real) and 0 <= b < 1 for b in self.betas)):
+            raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas!r}")
+        if self.lr_step_every is not None and (isinstance(self.lr_step_every, bool)
+                                               or not isinstance(self.lr_step_every, numbers.Integral)
+                                               or self.lr_step_every < 1):
+            raise ValueError(f"lr_step_every must be None or a whole number of epochs >= 1, got {self.lr_step_every!r}")
+        if not (isinstance(self.lr_step_gamma, numbers.Real) and 0 < self.lr_step_gamma <= 1):
+            raise ValueError(f"lr_step_gamma must lie in (0, 1], got {self.lr_step_gamma!r}")
         if self.ema_decay is not None and not 0 < self.ema_decay < 1:
             raise ValueError(f"ema_decay must lie in (0, 1), got {self.ema_decay}")
 
@@ -194,6 +204,8 @@ def train(nets: Networks, X_pos: torch.Tensor, X_neg: torch.Tensor | None, cfg: 
     opt_ge = torch.optim.Adam(list(E.parameters()) + list(G.parameters()), lr=cfg.lr_ge, betas=cfg.betas)
     d_params = list(D.parameters()) + (list(Dp.parameters()) if Dp is not None else [])
     opt_d = torch.optim.Adam(d_params, lr=cfg.lr_d, betas=cfg.betas)
+    schedulers = ([torch.optim.lr_scheduler.StepLR(o, cfg.lr_step_every, cfg.lr_step_gamma) for o in (opt_ge, opt_d)]
+                  if cfg.lr_step_every else [])
     ema_E = copy.deepcopy(E) if cfg.ema_decay else None
     ema_G = copy.deepcopy(G) if cfg.ema_decay else None
     state = TrainState(nets, ema_E or E, ema_G or G)
@@ -275,6 +287,8 @@ def train(nets: Networks, X_pos: torch.Tensor, X_neg: torch.Tensor | None, cfg: 
             sum_ge += loss_ge.detach()
         for p in d_params:
             p.requires_grad_(True)
+        for sched in schedulers:
+            sched.step()
         ld, lge = (sum_d / steps / runs).item(), (sum_ge / steps / runs).item()
         if not (math.isfinite(ld) and math.isfinite(lge)):
             raise TrainingDivergedError(f"losses became non-finite in epoch {epoch + 1} "

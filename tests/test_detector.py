@@ -165,8 +165,9 @@ def test_save_load_round_trip(fitted, problem, tmp_path):
     assert path.is_file()
     with np.load(path, allow_pickle=False) as data:      # no pickle inside
         meta = json.loads(bytes(data["__meta__"]).decode())
-        assert meta["params"] == fitted.get_params()
+        assert meta["params"] == json.loads(json.dumps(fitted.get_params()))
     loaded = AABiGAN.load(path)
+    assert loaded.get_params() == fitted.get_params()
     np.testing.assert_array_equal(loaded.decision_function(X_eval), fitted.decision_function(X_eval))
     np.testing.assert_array_equal(loaded.predict(X_eval), fitted.predict(X_eval))
     np.testing.assert_array_equal(loaded.decision_scores_, fitted.decision_scores_)

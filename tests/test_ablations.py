@@ -1,0 +1,176 @@
+"""The knobs of chapter 8's ablations (issue 14): the authors' training choices, the discriminator-feature
+score, the MLP width, the split options, and the ablation grid built from them."""
+import json
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from aabigan import AABiGAN
+from aabigan.data import make_split
+from aabigan.experiments import (ODDS_ABLATIONS, RunConfig, ablation_variant, expected_rules, grid, run_grid)
+from aabigan.nets import build_networks
+from aabigan.scores import compute_scores
+from aabigan.store import read_rows
+from aabigan.trainer import TrainConfig, train
+
+
+def _blobs(n=200, d=6, seed=0):
+    rng = np.random.default_rng(seed)
+    X = np.r_[rng.normal(0, 1, (n, d)), rng.normal(4, 1, (10, d))].astype(np.float32)
+    return X, np.r_[np.zeros(n, int), np.ones(10, int)]
+
+
+# ---------------------------------------------------------------------------------------- networks
+def test_mlp_hidden_sizes_default_to_the_papers_256_64():
+    def sizes(**kw):
+        return [m.out_features for m in build_networks((7,), **kw).encoder.net if isinstance(m, torch.nn.Linear)]
+    assert sizes() == sizes(width=8) == [256, 64, 16]
+    assert sizes(hidden=(128, 32)) == [128, 32, 16]
+    with pytest.raises(ValueError, match="hidden"):
+        AABiGAN(hidden=(), epochs=1).fit(np.zeros((8, 3), np.float32))
+
+
+@pytest.mark.parametrize("shape,kw", [((7,), {}), ((1, 32, 32), dict(width=8)), ((1, 32, 32), dict(width=8, arch="authors")),
+                                      ((3, 32, 32), dict(width=8, arch="authors"))])
+def test_pair_features_are_what_the_last_linear_layer_reads(shape, kw):
+    torch.manual_seed(0)
+    dp = build_networks(shape, **kw).pair_disc.eval()
+    x, x2 = torch.rand(4, *shape), torch.rand(4, *shape)
+    last = [m for m in dp.modules() if isinstance(m, torch.nn.Linear)][-1]
+    torch.testing.assert_close(last(dp.features(x, x2)).squeeze(-1), dp(x, x2))
+
+
+def test_features_score_is_the_l1_gap_of_the_pair_features():
+    torch.manual_seed(0)
+    nets = build_networks((5,))
+    X = torch.rand(9, 5)
+    got = compute_scores(nets.encoder, nets.generator, X, ("features",), pair_disc=nets.pair_disc)["features"]
+    assert nets.pair_disc.training                       # compute_scores puts D' back in training mode
+    for m in nets.modules().values():
+        m.eval()
+    with torch.no_grad():
+        f = nets.pair_disc.features
+        want = (f(X, X) - f(X, nets.generator(nets.encoder(X)))).abs().sum(1).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    with pytest.raises(ValueError, match="pair discriminator"):
+        compute_scores(nets.encoder, nets.generator, X, ("features",))
+    with pytest.raises(ValueError, match="unknown score"):
+        compute_scores(nets.encoder, nets.generator, X, ("recon",))
+
+
+# ---------------------------------------------------------------------------------------- detector
+def test_features_score_is_selectable_and_saved(tmp_path):
+    X, y = _blobs()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        det = AABiGAN(epochs=3, score="features", random_state=0).fit(X, y, eval_set=(X, y))
+    assert det.selected_score_ == "features"
+    assert "val_auroc_features" in det.history_[-1]
+    s = det.decision_function(X)
+    assert s[y == 1].mean() > s[y == 0].mean()       # far blobs have a larger feature gap even after 3 epochs
+    back = AABiGAN.load(det.save(tmp_path / "d.npz"))
+    np.testing.assert_allclose(back.decision_function(X), s, rtol=1e-5)
+    with pytest.raises(ValueError, match="pair_disc=True"):
+        AABiGAN(epochs=1, score="features", pair_disc=False).fit(X, y)
+
+
+def test_best_val_with_the_features_score_restores_that_epochs_pair_discriminator():
+    X, y = _blobs()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        det = AABiGAN(epochs=4, score="features", epoch_rule="best_val", random_state=1).fit(X, y, eval_set=(X, y))
+    best = max(det.history_, key=lambda h: (h["val_auroc_features"], h["epoch"]))
+    assert det.selected_epoch_ == best["epoch"]
+    from aabigan.scores import auroc
+    assert auroc(y, det.decision_function(X)) == pytest.approx(best["val_auroc_features"], abs=1e-6)
+
+
+def test_betas_and_step_decay_reach_the_optimiser():
+    X = torch.rand(64, 4)
+    nets = build_networks((4,))
+    seen = []
+
+    def spy(epoch, state):
+        seen.append(epoch)
+    cfg = TrainConfig(objective="lsgan", epochs=3, batch_size=32, lr_step_every=1, lr_step_gamma=0.5)
+    opts = []
+    real_adam = torch.optim.Adam
+
+    def adam(params, **kw):
+        opts.append(real_adam(params, **kw))
+        return opts[-1]
+    torch.optim.Adam = adam
+    try:
+        train(nets, X, None, cfg, torch.Generator().manual_seed(0), on_epoch_end=spy)
+    finally:
+        torch.optim.Adam = real_adam
+    assert [o.param_groups[0]["lr"] for o in opts] == pytest.approx([1e-4 / 8, 2.5e-5 / 8])
+    assert all(o.param_groups[0]["betas"] == (0.5, 0.999) for o in opts)
+    for bad in (dict(betas=(0.5,)), dict(betas=(0.5, 1.0)), dict(lr_step_every=0), dict(lr_step_gamma=0)):
+        with pytest.raises(ValueError):
+            TrainConfig(**bad)
+    with pytest.raises(ValueError, match="betas"):
+        AABiGAN(betas=(0.9, 1.5), epochs=1).fit(X.numpy())
+
+
+def test_a_decay_of_one_changes_nothing_and_other_betas_change_the_fit():
+    X, y = _blobs()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fits = {k: AABiGAN(epochs=3, random_state=0, **kw).fit(X, y).decision_function(X) for k, kw in {
+            "plain": {}, "gamma1": dict(lr_step_every=1, lr_step_gamma=1.0), "betas": dict(betas=(0.5, 0.9))}.items()}
+    np.testing.assert_array_equal(fits["plain"], fits["gamma1"])
+    assert not np.allclose(fits["plain"], fits["betas"])
+
+
+# ------------------------------------------------------------------------------------------- split
+def test_deepsad_reused_rng_split_leaks_evaluation_records_into_training():
+    plain = make_split("arrhythmia", 0, (1,), gamma_l=0.01, seed=3)
+    leaky = make_split("arrhythmia", 0, (1,), gamma_l=0.01, seed=3, odds_split="deepsad-reused-rng")
+    assert plain.info["n_eval_in_train"] == 0
+    assert not np.isin(np.r_[plain.val_source, plain.test_source], plain.train_source).any()
+    overlap = np.isin(np.r_[leaky.val_source, leaky.test_source], leaky.train_source)
+    assert leaky.info["n_eval_in_train"] == overlap.sum() > 0.3 * len(overlap)
+    assert abs(len(leaky.y_test) + len(leaky.y_val) - (len(plain.y_test) + len(plain.y_val))) <= 2
+    with pytest.raises(ValueError, match="odds_split"):
+        make_split("arrhythmia", odds_split="leaky")
+
+
+# ------------------------------------------------------------------------------------------ runner
+def test_split_options_are_part_of_the_config_not_of_the_method():
+    plain = RunConfig("satellite", "aabigan", gamma_l=0.01, profile="cpu")
+    same = RunConfig("satellite", "aabigan", gamma_l=0.01, profile="cpu", overrides=(("odds_split", "stratified"),))
+    leaky = RunConfig("satellite", "deepsad", gamma_l=0.01, profile="cpu",
+                      overrides=(("odds_split", "deepsad-reused-rng"),))
+    assert same.hash == plain.hash and same.overrides == ()
+    assert leaky.split_args() == {"odds_split": "deepsad-reused-rng"} and "odds_split" not in leaky.settings()
+    assert leaky.hash != RunConfig("satellite", "deepsad", gamma_l=0.01, profile="cpu").hash
+    with pytest.raises(ValueError, match="split option"):
+        RunConfig("satellite", overrides=(("ratio_of", "all"),))
+    assert RunConfig("satellite", gamma_p=0).hash == RunConfig("satellite", gamma_p=0.0).hash
+
+
+def test_ablation_rows_record_their_variant_and_come_back_as_their_config(tmp_path):
+    cfgs = [RunConfig("thyroid", "aabigan", 0, (1,), 0.01, 0.0, 0, "smoke",
+                      (("score", "features"), ("odds_split", "deepsad-reused-rng"), ("betas", (0.5, 0.9)))),
+            RunConfig("thyroid", "deepsad", 0, (1,), 0.01, 0.0, 0, "smoke", (("odds_split", "deepsad-reused-rng"),))]
+    assert expected_rules(cfgs[0]) == {"last/reconstruction", "last/latent", "last/features", "val/auto"}
+    run_grid(cfgs, tmp_path / "a.csv", progress=False)
+    rows = read_rows(tmp_path / "a.csv")
+    assert sorted(r["rule"] for r in rows) == sorted(expected_rules(cfgs[0]) | {"last", "val/epoch"})
+    for r in rows:
+        assert RunConfig.from_row(r).hash == r["config_hash"]
+        assert json.loads(r["settings"])["odds_split"] == "deepsad-reused-rng"
+    assert run_grid(cfgs, tmp_path / "a.csv", progress=False)["ran"] == 0
+
+
+def test_the_ablation_grid_holds_every_variant_on_ten_seeds():
+    cfgs = grid("ablations")
+    variants = {ablation_variant(c) for c in cfgs}
+    assert variants == set(ODDS_ABLATIONS)
+    assert all(c.profile == "cpu" and c.gamma_l == 0.01 and c.dataset in ("satellite", "arrhythmia") for c in cfgs)
+    leaky = [c for c in cfgs if ablation_variant(c) == "deepsad-split"]
+    assert {c.method for c in leaky} == {"aabigan", "deepsad", "supervised", "aad", "ssad-hybrid"}
+    assert len(cfgs) == len(set(cfgs)) == (len(ODDS_ABLATIONS) - 1) * 20 + 5 * 20
