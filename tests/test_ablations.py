@@ -171,6 +171,10 @@ def test_the_ablation_grid_holds_every_variant_on_ten_seeds():
     variants = {ablation_variant(c) for c in cfgs}
     assert variants == set(ODDS_ABLATIONS)
     assert all(c.profile == "cpu" and c.gamma_l == 0.01 and c.dataset in ("satellite", "arrhythmia") for c in cfgs)
-    leaky = [c for c in cfgs if ablation_variant(c) == "deepsad-split"]
-    assert {c.method for c in leaky} == {"aabigan", "deepsad", "supervised", "aad", "ssad-hybrid"}
-    assert len(cfgs) == len(set(cfgs)) == (len(ODDS_ABLATIONS) - 1) * 20 + 5 * 20
+    for v in ("plain", "deepsad-split"):
+        assert {c.method for c in cfgs if ablation_variant(c) == v} == {"aabigan", "deepsad", "supervised", "aad",
+                                                                         "ssad-hybrid"}
+    plain = [c for c in cfgs if ablation_variant(c) == "plain"]
+    assert {c.hash for c in plain} == {c.hash for c in grid("table2", "cpu", datasets=["satellite", "arrhythmia"],
+                                                             methods=[c.method for c in plain])}
+    assert len(cfgs) == len(set(cfgs)) == (len(ODDS_ABLATIONS) - 2) * 20 + 2 * 5 * 20
