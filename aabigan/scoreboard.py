@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import DISPLAY_NAMES
+from .diagnosis import paired_difference as _paired
 from .experiments import METHODS
 from .store import read_rows
 from .tables import in_table
@@ -76,15 +77,6 @@ def _runs(rows, table: str, method: str, rules=None, **cell) -> dict[tuple, floa
 
 def _mean(runs: dict) -> float:
     return float(np.mean(list(runs.values())))
-
-
-def _paired(a: dict, b: dict) -> tuple[float, float, int]:
-    """Mean and standard error of b - a over the runs both hold."""
-    keys = sorted(set(a) & set(b))
-    d = np.array([b[k] - a[k] for k in keys])
-    if len(d) < 2:
-        return (float(d.mean()) if len(d) else float("nan")), float("nan"), len(d)
-    return float(d.mean()), float(d.std(ddof=1) / math.sqrt(len(d))), len(d)
 
 
 def _verdict(passed: list[bool]) -> str:

@@ -178,3 +178,36 @@ def test_the_ablation_grid_holds_every_variant_on_ten_seeds():
     assert {c.hash for c in plain} == {c.hash for c in grid("table2", "cpu", datasets=["satellite", "arrhythmia"],
                                                              methods=[c.method for c in plain])}
     assert len(cfgs) == len(set(cfgs)) == (len(ODDS_ABLATIONS) - 2) * 20 + 2 * 5 * 20
+
+
+# --------------------------------------------------------------------------------------- diagnosis
+def _rows_for(variant, method, rule, values, dataset="satellite"):
+    from aabigan.experiments import ODDS_ABLATIONS
+    out = []
+    for seed, v in enumerate(values):
+        c = RunConfig(dataset, method, 0, (1,), 0.01, 0.0, seed, "cpu", ODDS_ABLATIONS[variant][1])
+        out.append({"config_hash": c.hash, "status": "ok", "rule": rule, "dataset": dataset, "method": method,
+                    "normal_class": "0", "known_classes": "1", "gamma_l": "0.01", "gamma_p": "0.0", "seed": str(seed),
+                    "profile": "cpu", "auroc": str(v / 100),
+                    "settings": json.dumps({**c.params(), **c.split_options()}, sort_keys=True)})
+    return out
+
+
+def test_ablation_effects_are_paired_by_seed_and_named_by_their_size():
+    from aabigan.diagnosis import ablation_effects
+    plain = [80, 70, 90, 60, 75]
+    rows = (_rows_for("plain", "aabigan", "last/reconstruction", plain)
+            + _rows_for("plain", "aabigan", "val/auto", plain)
+            + _rows_for("d-prime-1/3", "aabigan", "last/reconstruction", [p + 2 + 0.1 * i for i, p in enumerate(plain)])
+            + _rows_for("d-prime-1/3", "aabigan", "val/auto", [p + (-1) ** i for i, p in enumerate(plain)])
+            + _rows_for("features-score", "aabigan", "last/features", [p - 5 for p in plain])
+            + _rows_for("plain", "deepsad", "last", plain) + _rows_for("deepsad-split", "deepsad", "last", [p + 9 for p in plain]))
+    effects = {(e["variant"], e["method"]): e for e in ablation_effects(rows)}
+    assert set(effects) == {("d-prime-1/3", "aabigan"), ("features-score", "aabigan"), ("deepsad-split", "deepsad")}
+    lf = effects[("d-prime-1/3", "aabigan")]["label_free"]
+    assert lf["delta"] == pytest.approx(2.2) and lf["n"] == 5 and lf["effect"] == "lifts"
+    assert effects[("d-prime-1/3", "aabigan")]["val/auto"]["effect"] == "no clear effect"
+    assert effects[("features-score", "aabigan")]["label_free"]["effect"] == "lowers"   # last/features vs plain recon
+    assert effects[("deepsad-split", "deepsad")]["label_free"]["delta"] == pytest.approx(9)
+    with pytest.raises(ValueError, match="appears twice"):
+        ablation_effects(rows + rows[:1])

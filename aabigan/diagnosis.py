@@ -1,0 +1,105 @@
+"""Why AA-BiGAN trails on ODDS: the effects of chapter 8's ablations, from their committed rows.
+
+    from aabigan.diagnosis import ablation_effects
+    effects = ablation_effects(read_rows("results/odds-ablations-cpu.csv"))
+
+Each variant of :data:`aabigan.experiments.ODDS_ABLATIONS` is compared with the ``plain`` control trained beside
+it (same machine, same seeds), *paired by seed*: the effect is the mean of the per-seed differences, with its
+standard error (their standard deviation over the square root of their number).  An effect is called
+
+* ``lifts`` when it is more than two standard errors above zero,
+* ``lowers`` when more than two below,
+* ``no clear effect`` otherwise.
+
+AA-BiGAN is read under two rules, as everywhere in the book: label-free (``last/reconstruction``; for the
+``features-score`` variant its own ``last/features``) and the paper's ``val/auto``.  The baselines trained under
+the data variants are read at their last epoch (``last``, or ``fixed`` for a method without epochs).
+"""
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+import numpy as np
+
+from .experiments import DATA_VARIANTS, ODDS_ABLATIONS, RunConfig, ablation_variant
+
+__all__ = ["ablation_effects", "effect_word", "paired_difference", "EFFECT_WORDS"]
+
+EFFECT_WORDS = ("lifts", "lowers", "no clear effect")
+_BASELINE_RULES = ("last", "fixed")
+
+
+def paired_difference(a: dict, b: dict) -> tuple[float, float, int]:
+    """Mean and standard error of ``b[k] - a[k]`` over the keys both hold, and their number (the standard
+    error is NaN below two pairs)."""
+    keys = sorted(set(a) & set(b))
+    d = np.array([b[k] - a[k] for k in keys], dtype=float)
+    if len(d) < 2:
+        return (float(d.mean()) if len(d) else float("nan")), float("nan"), len(d)
+    return float(d.mean()), float(d.std(ddof=1) / math.sqrt(len(d))), len(d)
+
+
+def effect_word(delta: float, se: float) -> str:
+    """``lifts`` / ``lowers`` / ``no clear effect`` for a paired effect (see the module docstring)."""
+    if not (math.isfinite(delta) and math.isfinite(se)):
+        return "no clear effect"
+    return "lifts" if delta > 2 * se else "lowers" if delta < -2 * se else "no clear effect"
+
+
+def _label_free(variant: str, method: str) -> tuple[str, ...]:
+    if method != "aabigan":
+        return _BASELINE_RULES
+    return ("last/features",) if variant == "features-score" else ("last/reconstruction",)
+
+
+def _by_seed(rows) -> dict[tuple, dict[int, float]]:
+    """{(variant, dataset, method, rule): {seed: AUROC %}} of the ok rows of known variants."""
+    out: dict[tuple, dict[int, float]] = defaultdict(dict)
+    for r in rows:
+        if r["status"] != "ok":
+            continue
+        variant = ablation_variant(RunConfig.from_row(r))
+        if variant is None:
+            raise ValueError(f"a row of config {r['config_hash']} ({r['dataset']}, {r['method']}) is no variant of "
+                             "ODDS_ABLATIONS: keep other runs out of the ablation file")
+        key = (variant, r["dataset"], r["method"], r["rule"])
+        if int(r["seed"]) in out[key]:
+            raise ValueError(f"seed {r['seed']} of {key} appears twice")
+        out[key][int(r["seed"])] = 100 * float(r["auroc"])
+    return out
+
+
+def _one(runs, variant, dataset, method, rules, plain_rules=None) -> dict | None:
+    """The effect of ``variant`` on one method and dataset under one reading (None if a side has no rows)."""
+    var = next((runs[(variant, dataset, method, r)] for r in rules if (variant, dataset, method, r) in runs), None)
+    base = next((runs[("plain", dataset, method, r)] for r in (plain_rules or rules)
+                 if ("plain", dataset, method, r) in runs), None)
+    if not var or not base:
+        return None
+    delta, se, n = paired_difference(base, var)
+    return {"plain": float(np.mean([base[k] for k in var if k in base])),
+            "variant": float(np.mean([var[k] for k in base if k in var])),
+            "delta": delta, "se": se, "n": n, "effect": effect_word(delta, se)}
+
+
+def ablation_effects(rows) -> list[dict]:
+    """One entry per (variant, dataset, method) that has rows beside its ``plain`` control: the variant's
+    hypothesis and, per reading (``label_free``, and ``val/auto`` for AA-BiGAN), its paired effect
+    ``{"plain", "variant", "delta", "se", "n", "effect"}`` (AUROC %, see the module docstring)."""
+    runs = _by_seed(rows)
+    keys = sorted({k[:3] for k in runs if k[0] != "plain"},
+                  key=lambda k: (list(ODDS_ABLATIONS).index(k[0]), k[1], k[2] != "aabigan", k[2]))
+    out = []
+    for variant, dataset, method in keys:
+        if method != "aabigan" and variant not in DATA_VARIANTS:
+            continue
+        lf = _one(runs, variant, dataset, method, _label_free(variant, method), _label_free("plain", method))
+        if lf is None:
+            continue
+        entry = {"variant": variant, "hypothesis": ODDS_ABLATIONS[variant][0], "dataset": dataset,
+                 "method": method, "label_free": lf}
+        if method == "aabigan":
+            entry["val/auto"] = _one(runs, variant, dataset, method, ("val/auto",))
+        out.append(entry)
+    return out
