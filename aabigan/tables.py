@@ -4,6 +4,8 @@
 deviation over the runs of a cell (seeds for ODDS, class pairs for images; the paper's ± is over its 90
 class pairs).  ``compare`` joins a summary with the paper's table read from ``results/paper/``.
 ``compare_selection`` gives Tables 2 and 8 under both selection rules side by side (:data:`SELECTIONS`).
+``to_wide`` lays either out as the paper does (datasets as rows, methods as columns, each cell marked above /
+within / below the paper's), and ``caption`` names the profile and rule beneath it.
 """
 from __future__ import annotations
 
@@ -19,8 +21,8 @@ from .data import DISPLAY_NAMES
 from .experiments import METHODS, read_rows
 from .store import check_unique
 
-__all__ = ["summarise", "paper_table", "compare", "compare_selection", "selection_rules", "SELECTIONS", "in_table", "to_markdown", "to_wide", "paper_dir", "TABLE_KEYS", "run_time",
-           "versus_paper"]
+__all__ = ["summarise", "paper_table", "compare", "compare_selection", "selection_rules", "SELECTIONS", "in_table",
+           "to_markdown", "to_wide", "caption", "MARKERS", "paper_dir", "TABLE_KEYS", "run_time", "versus_paper"]
 
 #: the columns that identify a cell of each paper table
 TABLE_KEYS = {
@@ -212,22 +214,74 @@ def compare_selection(name: str, rows: list[dict], profile: str | None = None, d
     return out
 
 
-def to_wide(table: list[dict], name: str) -> tuple[list[dict], list[str]]:
+#: how :func:`to_wide` marks our mean against the paper's cell (:func:`versus_paper`): above the paper's
+#: mean, within its ± std (from mean − std up to the mean), below mean − std
+MARKERS = {"above": "▲", "within ± std": "≈", "below": "▼"}
+
+
+def _mean_std(text: str):
+    """(mean, std) of a cell written "m ± s" by :func:`compare` or :func:`compare_selection`; None for "—"."""
+    parts = str(text).split("±")
+    try:
+        return float(parts[0]), float(parts[1]) if len(parts) > 1 and parts[1].strip() else 0.0
+    except ValueError:
+        return None
+
+
+def _marked(ours: str, paper: str) -> str:
+    """Each of our "m ± s" values (one, or "label-free / validation") followed by its :data:`MARKERS` sign."""
+    p = _mean_std(paper)
+    out = []
+    for part in str(ours).split(" / "):
+        o = _mean_std(part)
+        out.append(part if o is None or p is None
+                   else f"{part} {MARKERS[versus_paper(o[0], {'mean': p[0], 'std': p[1]})]}")
+    return " / ".join(out)
+
+
+def to_wide(table: list[dict], name: str, marks: bool = False) -> tuple[list[dict], list[str]]:
     """The paper's layout: one row per dataset (and ratio), one column per method, "ours (paper)" in a cell.
 
-    ``table`` is the output of :func:`compare` for paper table ``name``.  Returns rows and their columns.
+    ``table`` is the output of :func:`compare` for paper table ``name``, or of :func:`compare_selection`
+    (Tables 2 and 8), whose "ours" is "label-free / validation".  A cell the paper does not print shows
+    "(—)".  With ``marks`` each of our values is followed by its place against the paper's cell
+    (:func:`versus_paper`, :data:`MARKERS`): ▲ above the paper's mean, ≈ within its ± std (from mean − std
+    up to the mean), ▼ below mean − std; no mark where the paper has no value or we have none ("—").
+    :func:`caption` writes the matching caption.  Returns rows and their columns.
     """
+    if name not in TABLE_KEYS:
+        raise ValueError(f"unknown table {name!r}; choose one of {', '.join(TABLE_KEYS)}")
     keys = TABLE_KEYS[name]
     row_keys = [k for k in keys if k != "method"]
+
+    def cell(r):
+        return f"{_marked(r['ours'], r['paper']) if marks else r['ours']} ({r['paper']})"
+
     if "method" not in keys:                      # Table 5 has no method axis: one column of AA-BiGAN
-        return [{**{k: r[k] for k in row_keys}, "AA-BiGAN": f"{r['ours']} ({r['paper']})"} for r in table], \
-            [*row_keys, "AA-BiGAN"]
+        return [{**{k: r[k] for k in row_keys}, "AA-BiGAN": cell(r)} for r in table], [*row_keys, "AA-BiGAN"]
     methods = list(dict.fromkeys(r["method"] for r in table))
     rows: dict[tuple, dict] = {}
     for r in table:
         k = tuple(r[c] for c in row_keys)
-        rows.setdefault(k, dict(zip(row_keys, k)))[r["method"]] = f"{r['ours']} ({r['paper']})"
+        rows.setdefault(k, dict(zip(row_keys, k)))[r["method"]] = cell(r)
     return list(rows.values()), [*row_keys, *methods]
+
+
+def caption(name: str, profile: str, rule: str, marks: bool = True) -> str:
+    """The caption of a :func:`to_wide` table: which paper table, the profile and selection rule of our
+    numbers, what a cell holds, and (``marks``) what its markers mean.
+
+    ``rule`` is a row rule (e.g. ``"val/auto"``) or ``"label-free / validation"`` for
+    :func:`compare_selection`'s two columns in one cell."""
+    if name not in TABLE_KEYS:
+        raise ValueError(f"unknown table {name!r}; choose one of {', '.join(TABLE_KEYS)}")
+    label = f"Table {name.removeprefix('table')}"
+    text = (f"{label}: test AUROC (%), ours as mean ± std over our runs, profile {profile}, rule {rule}; "
+            "the paper's mean ± std in brackets (— where it prints none).")
+    if marks:
+        text += (f" {MARKERS['above']} above the paper's mean, {MARKERS['within ± std']} within its ± std "
+                 f"(down to mean − std), {MARKERS['below']} below mean − std.")
+    return text
 
 
 def to_markdown(table: list[dict], columns=None) -> str:

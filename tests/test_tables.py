@@ -69,3 +69,48 @@ def test_failed_rows_and_other_tables_rows_are_left_out():
     assert sad["label_free_n"] == 2
     with pytest.raises(ValueError, match="Tables 2 and 8"):
         compare_selection("table1", rows)
+
+
+def _cell(method, ours, paper, dataset="Thyroid", **extra):
+    return {"dataset": dataset, "method": method, "ours": ours, "paper": paper, **extra}
+
+
+def test_wide_cells_are_marked_against_the_paper():
+    from aabigan.tables import MARKERS, caption
+    table = [_cell("AA-BiGAN", "99.0 ± 0.5", "98.9 ± 0.1"),      # above the paper's mean
+             _cell("Deep SAD", "98.8 ± 0.5", "98.9 ± 0.1"),      # at mean - std: within
+             _cell("NDA", "98.7 ± 0.5", "98.9 ± 0.1"),           # below mean - std
+             _cell("CAE", "90.0 ± 1.0", "—"),                    # the paper prints nothing
+             _cell("AA-BiGAN", "80.0 ± 1.0", "75.8 ± 3.2", dataset="Cardio")]
+    wide, cols = to_wide(table, "table2", marks=True)
+    assert cols == ["dataset", "AA-BiGAN", "Deep SAD", "NDA", "CAE"]
+    thy, car = wide
+    assert thy["AA-BiGAN"] == "99.0 ± 0.5 ▲ (98.9 ± 0.1)"
+    assert thy["Deep SAD"] == "98.8 ± 0.5 ≈ (98.9 ± 0.1)"
+    assert thy["NDA"] == "98.7 ± 0.5 ▼ (98.9 ± 0.1)"
+    assert thy["CAE"] == "90.0 ± 1.0 (—)"                      # no mark without a paper value
+    assert car == {"dataset": "Cardio", "AA-BiGAN": "80.0 ± 1.0 ▲ (75.8 ± 3.2)"}   # a method missing: no key
+    assert to_wide(table, "table2")[0][0]["NDA"] == "98.7 ± 0.5 (98.9 ± 0.1)"     # unmarked by default
+    text = caption("table2", "cpu", "val/auto")
+    assert "Table 2" in text and "profile cpu" in text and "rule val/auto" in text
+    assert all(m in text for m in MARKERS.values())
+    assert not any(m in caption("table2", "cpu", "val/auto", marks=False) for m in MARKERS.values())
+
+
+def test_wide_marks_each_selection_of_compare_selection():
+    rows = ROWS + _runs("aabigan", {"last/reconstruction": 0.90, "val/auto": 0.98}, dataset="cardio")
+    wide, cols = to_wide(compare_selection("table2", rows), "table2", marks=True)
+    by_ds = {w["dataset"]: w for w in wide}
+    # the paper's AA-BiGAN (Table 2): thyroid 98.9 ± 0.1, both of ours below; cardio 98.0 ± 1.2
+    assert by_ds["Thyroid"]["AA-BiGAN"] == "91.0 ± 1.4 ▼ / 95.0 ± 1.4 ▼ (98.9 ± 0.1)"
+    assert by_ds["Cardio"]["AA-BiGAN"] == "91.0 ± 1.4 ▼ / 99.0 ± 1.4 ▲ (98.0 ± 1.2)"
+    missing = [_cell("Deep SAD", "— / 85.0 ± 1.4", "86.0 ± 1.5")]     # no label-free rows: no mark for it
+    assert to_wide(missing, "table2", marks=True)[0][0]["Deep SAD"] == "— / 85.0 ± 1.4 ≈ (86.0 ± 1.5)"
+
+
+def test_wide_and_caption_refuse_an_unknown_table():
+    from aabigan.tables import caption
+    with pytest.raises(ValueError, match="unknown table 'table9'"):
+        to_wide([], "table9")
+    with pytest.raises(ValueError, match="unknown table 'table9'"):
+        caption("table9", "cpu", "val/auto")
