@@ -46,23 +46,40 @@ def _panels(n: int, width: float, height: float, ncols: int | None = None, share
     return fig, list(axes[:n])
 
 
+def _profiles(rows) -> str:
+    """The profiles of some rows (or of summary cells, whose "profile" may list several), for a title."""
+    return ", ".join(sorted({p for r in rows for p in str(r.get("profile") or "?").split(",")})) or "none"
+
+
+def _figure_legend(fig, handles, ncols: int | None = None, where: str = "lower") -> None:
+    """One legend for the whole figure, outside the panels (constrained layout makes room for it)."""
+    if handles:
+        fig.legend(handles=handles, loc=f"outside {where} center", ncols=ncols or min(len(handles), 4), fontsize=8,
+                   frameon=False)
+
+
 # --------------------------------------------------------------------------------- Figs. 2 and 3
 def fig_auroc_vs(rows: Sequence[Mapping], x: str = "gamma_p", datasets=None, methods=None, rule: str = "val/auto",
-                 paper=None, fixed: Mapping | None = None, profile: str | None = None) -> Figure:
+                 paper=None, fixed: Mapping | None = None, profile: str | None = None, min_points: int = 1) -> Figure:
     """Fig. 2 (``x="gamma_p"``) or Fig. 3 (``x="k_l"``): test AUROC (%) against ``x``, one panel per dataset.
 
     ``rows`` are result rows as :func:`aabigan.experiments.read_rows` returns them; rows whose ``status`` is
     not ``ok``, of another selection ``rule`` or ``profile``, or not of the figure's grid are left out.  By
     default the grid is the table's (:func:`aabigan.tables.in_table`: Table 6 for Fig. 2, Table 7 for
     Fig. 3); ``fixed`` (e.g. :data:`FIXED`) instead keeps the rows with those column values (``{}``: all).
-    Each method is a solid line of the mean over its runs (class pairs) with a band of ± one standard
-    deviation -- the numbers of :func:`aabigan.tables.summarise`.
+    Each method is a solid line with markers of the mean over its runs (class pairs) with a band of ± one
+    standard deviation -- the numbers of :func:`aabigan.tables.summarise`.  A method we ran at one ``x``
+    only is a dot with a ± std bar, and the panel's title says so; ``min_points=2`` leaves such methods
+    out instead (their paper curves too), and a panel left without any of ours is dropped.
 
     ``paper=True`` adds the paper's curves (Table 6 or 7, :func:`aabigan.tables.paper_table`) as dashed lines
     in the same colours, for the same methods; ``paper`` may also be the paper table's rows.  ``datasets``
     and ``methods`` (package names, e.g. ``"fmnist"``, ``"aabigan"``) select and order the panels and
-    lines; by default all that the rows hold.
+    lines; by default all that the rows hold.  One legend for the figure sits below the panels; the title
+    names the rule and the profile of our rows.
     """
+    from matplotlib.lines import Line2D
+
     from .data import DISPLAY_NAMES, IMAGE_DATASETS, canonical_name
     from .experiments import METHODS
     from .tables import in_table, paper_table, summarise
@@ -92,32 +109,60 @@ def fig_auroc_vs(rows: Sequence[Mapping], x: str = "gamma_p", datasets=None, met
     if methods is None:
         methods = list(dict.fromkeys(r["method"] for r in rows))
     m_names = [METHODS[m].display if m in METHODS else m for m in methods]
+    colours = {m: f"C{i % 10}" for i, m in enumerate(m_names)}
     if paper is True:
         paper = paper_table(table)
+    cells = {(ds, m): sorted((float(s[x]), s["mean"], s["std"]) for s in summary
+                             if s["dataset"] == ds and s["method"] == m) for ds in ds_names for m in m_names}
+    drawn = {ds: [m for m in m_names if len(cells[ds, m]) >= max(1, int(min_points))] for ds in ds_names}
+    ds_names = [ds for ds in ds_names if drawn[ds]]
+    if not ds_names:
+        raise ValueError(f"no method of ours has {min_points} or more points on {x}")
+    symbol = {"gamma_p": "γ_p", "k_l": "k_l"}[x]
 
     fig, axes = _panels(len(ds_names), 4.2, 3.4)
+    span = np.ptp([float(s[x]) for s in summary] + [float(p[x]) for p in (paper or [])]) or 1.0
+    used = []
     for ax, ds in zip(axes, ds_names):
-        for i, m in enumerate(m_names):
-            cell = sorted((float(s[x]), s["mean"], s["std"]) for s in summary
-                          if s["dataset"] == ds and s["method"] == m)
-            colour = f"C{i % 10}"
-            if cell:
-                xs, mean, std = (np.array(v) for v in zip(*cell))
+        single = []
+        n_single = sum(len(cells[ds, m]) == 1 for m in drawn[ds])
+        for m in drawn[ds]:
+            colour = colours[m]
+            xs, mean, std = (np.array(v) for v in zip(*cells[ds, m]))
+            if len(xs) > 1:
                 ax.plot(xs, mean, "o-", color=colour, label=m, ms=4)
                 ax.fill_between(xs, mean - std, mean + std, color=colour, alpha=0.15, lw=0)
+            else:                               # side by side, a little apart, where several share one x
+                xs = xs + 0.02 * span * (len(single) - (n_single - 1) / 2)
+                ax.plot(xs, mean, "o", color=colour, label=m, ms=6)
+                ax.vlines(xs, mean - std, mean + std, color=colour, lw=1.5)
+                single.append(m)
+            used.append(m)
             if paper:
                 pc = sorted((float(p[x]), float(p["mean"])) for p in paper
                             if p["dataset"] == ds and p["method"] == m and p.get("mean"))
                 if pc:
                     px, pm = zip(*pc)
                     ax.plot(px, pm, "s--", color=colour, label=f"{m} (paper)", ms=3, alpha=0.8)
-        ax.set_title(ds, fontsize=10)
+        note = ""
+        if single:
+            note = ("\nours at one " + symbol + " only (dot ± std)" if len(single) == len(drawn[ds])
+                    else f"\none {symbol} only: {', '.join(single)}")
+        ax.set_title(ds + note, fontsize=10 if not note else 9)
         ax.set_xlabel(xlabel)
         ax.set_ylabel("AUROC (%)")
         if x == "k_l":
             ax.xaxis.get_major_locator().set_params(integer=True)
-        if ax.lines:
-            ax.legend(fontsize=7)
+    handles = [Line2D([], [], color=colours[m], marker="o", ms=4, label=m) for m in dict.fromkeys(used)]
+    handles.append(Line2D([], [], color="black", marker="o", ms=4, label="ours: mean ± std over runs"))
+    if paper:
+        handles.append(Line2D([], [], color="black", marker="s", ms=3, ls="--",
+                              label=f"paper (Table {table.removeprefix('table')})"))
+    _figure_legend(fig, handles, ncols=min(len(handles), 3 if len(axes) > 1 else 2))
+    dropped = sorted({m for ds in drawn for m in m_names if cells[ds, m] and m not in drawn[ds]})
+    fig.suptitle(f"ours: rule {rule}, profile {_profiles(summary)}"
+                 + (f"; left out (fewer than {min_points} points): {', '.join(dropped)}" if dropped else ""),
+                 fontsize=9)
     return fig
 
 
@@ -137,10 +182,13 @@ def reconstruction_errors_by_kind(detector, split) -> dict[int, np.ndarray]:
 
 
 def fig_error_boxplots(errors_by_model: Mapping[str, Mapping[int, np.ndarray]], log: bool = False,
-                       sharey: bool = False) -> Figure:
+                       sharey: bool = True, title: str = "") -> Figure:
     """Fig. 4: one panel per model (e.g. ``{"γ_l = 0": ..., "γ_l = 0.1": ...}``), three boxes each --
     the reconstruction errors of normal, seen-anomaly and novel-anomaly test images, as
-    :func:`reconstruction_errors_by_kind` returns them.  An empty kind is left as an empty slot."""
+    :func:`reconstruction_errors_by_kind` returns them.  An empty kind is left as an empty slot.
+
+    The panels share one y axis (``sharey=False`` gives each its own), so the models' errors compare;
+    ``title`` (e.g. the models' profile) goes above the panels."""
     if not errors_by_model:
         raise ValueError("errors_by_model is empty: give {model label: {kind: errors}}")
     for label, errs in errors_by_model.items():
@@ -161,6 +209,8 @@ def fig_error_boxplots(errors_by_model: Mapping[str, Mapping[int, np.ndarray]], 
         if log:
             ax.set_yscale("log")
     axes[0].set_ylabel("reconstruction error $\\|x - G(E(x))\\|^2$")
+    if title:
+        fig.suptitle(title, fontsize=9)
     return fig
 
 
@@ -245,73 +295,125 @@ def fig_samples(detectors, n: int = 64, seed: int = 0, ncols: int | None = None)
 
 
 # ------------------------------------------------------------------------------ the ODDS tables
-def _ok_rows(rows, rule):
-    out = [r for r in rows if r.get("status") == "ok" and r.get("rule") in (rule, "fixed")]
+def _ok_rows(rows, rule, selection: str | None = None, profile: str | None = None):
+    """The ok rows to draw: AA-BiGAN's family under ``rule`` and the baselines' ``fixed`` rows, or, with
+    ``selection`` (:data:`aabigan.tables.SELECTIONS`), every method under its own rules for it."""
+    from .store import check_unique
+    from .tables import selection_rules
+
+    rows = [r for r in rows if r.get("status") == "ok" and (profile is None or r.get("profile") == profile)]
+    if selection is None:
+        out = [r for r in rows if r.get("rule") in (rule, "fixed")]
+        if not out:
+            raise ValueError(f"no ok rows for rule {rule!r} (or baseline rows, rule 'fixed')"
+                             + (f" and profile {profile!r}" if profile else ""))
+        return out
+    out = [dict(r, rule=selection) for r in rows if r.get("rule") in selection_rules(r["method"], selection)]
+    check_unique(out, what=f"the rows under selection {selection!r}")    # a run's last and fixed rows: once
     if not out:
-        raise ValueError(f"no ok rows for rule {rule!r} (or baseline rows, rule 'fixed')")
+        raise ValueError(f"no ok rows under selection {selection!r}" + (f" and profile {profile!r}" if profile else ""))
     return out
 
 
+def _provenance(rows, rule, selection) -> str:
+    how = f"selection {selection.replace('_', '-')}" if selection else f"rule {rule} (baselines: fixed)"
+    return f"{how}, profile {_profiles(rows)}"
+
+
+def _y_range(values, top: float = 100.0) -> tuple[float, float]:
+    """A y range fitted to ``values`` (AUROC %) with a little room, never above ``top`` nor below 0."""
+    lo, hi = float(np.min(values)), float(np.max(values))
+    pad = max(0.5, 0.08 * (hi - lo))
+    return max(0.0, lo - pad), min(top, hi + pad)
+
+
 def fig_odds_runs(rows: Sequence[Mapping], datasets=None, methods=None, rule: str = "val/auto", paper=None,
-                  ncols: int = 3) -> Figure:
+                  ncols: int = 3, selection: str | None = None, profile: str | None = None) -> Figure:
     """One panel per ODDS dataset: every run's test AUROC (%) per method as dots, their mean as a bar, and the
     paper's mean ± std (Table 8, ``paper`` rows from :func:`aabigan.tables.paper_table`) as a black marker.
 
-    Rows of the AA-BiGAN family are taken under ``rule``; baselines report one ``fixed`` rule.
+    Rows of the AA-BiGAN family are taken under ``rule``; baselines report one ``fixed`` rule.  With
+    ``selection`` (``"label_free"`` or ``"validation"``, :data:`aabigan.tables.SELECTIONS`) every method is
+    read under its own rules for that selection instead, and ``rule`` is not used; ``profile`` keeps the
+    rows of one profile.  Each panel's y range is fitted to its runs and the paper's marker (at most 100),
+    so the bars start at the panel's lower edge, not at 0; one legend serves the figure, and its title
+    names the rule (or selection) and the profile.
     """
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
     from .data import DISPLAY_NAMES
     from .experiments import METHODS
 
-    rows = _ok_rows(rows, rule)
+    rows = _ok_rows(rows, rule, selection, profile)
     datasets = list(datasets or dict.fromkeys(r["dataset"] for r in rows))
     methods = list(methods or dict.fromkeys(r["method"] for r in rows))
     fig, axes = _panels(len(datasets), 0.55 * len(methods) + 1.5, 3.4, ncols=ncols)
     ref = {(p["dataset"], p["method"]): p for p in (paper or []) if p.get("mean")}
+    drawn = [r for r in rows if r["dataset"] in datasets and r["method"] in methods]
     for ax, ds in zip(axes, datasets):
+        shown = []
         for i, m in enumerate(methods):
             vals = np.array([100 * float(r["auroc"]) for r in rows if r["dataset"] == ds and r["method"] == m])
             if len(vals):
                 ax.bar(i, vals.mean(), color="#c6dbef", width=0.7)
                 jitter = np.linspace(-0.2, 0.2, len(vals)) if len(vals) > 1 else np.zeros(1)
                 ax.plot(i + jitter, vals, ".", color="#08519c", ms=4)
+                shown.extend(vals)
             p = ref.get((DISPLAY_NAMES.get(ds, ds), METHODS[m].display if m in METHODS else m))
             if p:
-                ax.errorbar(i, float(p["mean"]), yerr=float(p["std"] or 0), fmt="D", color="black", ms=4,
-                            capsize=2)
+                mean, std = float(p["mean"]), float(p["std"] or 0)
+                ax.errorbar(i, mean, yerr=std, fmt="D", color="black", ms=4, capsize=2)
+                shown.extend([mean - std, min(mean + std, 100.0)])
         ax.set_title(DISPLAY_NAMES.get(ds, ds))
         ax.set_xticks(range(len(methods)))
         ax.set_xticklabels([METHODS[m].display if m in METHODS else m for m in methods], rotation=60,
                            ha="right", fontsize=7)
         ax.set_ylabel("test AUROC (%)")
-        ax.set_ylim(bottom=max(0.0, ax.get_ylim()[0]))
+        if shown:
+            ax.set_ylim(*_y_range(shown))
+    handles = [Patch(color="#c6dbef", label="our mean"),
+               Line2D([], [], ls="", marker=".", color="#08519c", ms=6, label="our runs (one dot per seed)")]
+    if ref:
+        handles.append(Line2D([], [], ls="", marker="D", color="black", ms=4, label="paper: mean ± std"))
+    _figure_legend(fig, handles)
+    fig.suptitle(_provenance(drawn or rows, rule, selection), fontsize=9)
     return fig
 
 
-def fig_gamma_sweep(rows: Sequence[Mapping], datasets=None, methods=None, rule: str = "val/auto") -> Figure:
-    """AUROC (%) against the collected-anomaly ratio gamma_l, mean ± std over seeds, one panel per dataset."""
+def fig_gamma_sweep(rows: Sequence[Mapping], datasets=None, methods=None, rule: str = "val/auto",
+                    selection: str | None = None, profile: str | None = None) -> Figure:
+    """AUROC (%) against the collected-anomaly ratio gamma_l, mean ± std over seeds, one panel per dataset.
+
+    Rows are read as by :func:`fig_odds_runs` (``rule``, or ``selection``; ``profile``); one legend below
+    the panels, and the title names the rule and the profile."""
     from .data import DISPLAY_NAMES
     from .experiments import METHODS
     from .tables import summarise
 
-    rows = _ok_rows(rows, rule)
+    rows = _ok_rows(rows, rule, selection, profile)
     datasets = list(datasets or dict.fromkeys(r["dataset"] for r in rows))
     methods = list(methods or dict.fromkeys(r["method"] for r in rows))
     fig, axes = _panels(len(datasets), 4.2, 3.4)
-    cells = summarise(rows, ("dataset", "method", "gamma_l"), rule)
+    cells = summarise(rows, ("dataset", "method", "gamma_l"), selection or rule)
+    handles = {}
     for ax, ds in zip(axes, datasets):
-        for m in methods:
+        for i, m in enumerate(methods):
             label = METHODS[m].display if m in METHODS else m
             pts = sorted((float(c["gamma_l"]), c["mean"], c["std"]) for c in cells
                          if c["dataset"] == DISPLAY_NAMES.get(ds, ds) and c["method"] == label)
             if not pts:
                 continue
             g, mu, sd = map(np.array, zip(*pts))
-            line, = ax.plot(g, mu, "o-", label=label, ms=4)
+            line, = ax.plot(g, mu, "o-", label=label, ms=4, color=f"C{i % 10}")
             ax.fill_between(g, mu - sd, mu + sd, color=line.get_color(), alpha=0.15)
+            handles.setdefault(label, line)
         ax.set_title(DISPLAY_NAMES.get(ds, ds))
         ax.set_xlabel("collected-anomaly ratio $\\gamma_l$")
         ax.set_ylabel("test AUROC (%)")
-    axes[0].legend(fontsize=7)
+        ax.set_ylim(top=min(ax.get_ylim()[1], 100.0))     # a band of mean + std may pass 100; AUROC does not
+    _figure_legend(fig, list(handles.values()))
+    fig.suptitle(f"mean ± std over seeds; {_provenance(rows, rule, selection)}", fontsize=9)
     return fig
 
 
@@ -355,6 +457,7 @@ def fig_learning_curves(rows: Sequence[Mapping], score: str = "reconstruction") 
             ax.axvline(plateau_step(run["steps"], run[f"val_auroc_{score}"]), color=colour, ls=":", lw=0.8)
         ax.set(title=f"{d}, width {w}", xlabel="training steps", ylabel=f"AUROC % ({score})")
         ax.legend(fontsize=7, loc="lower right")
+    fig.suptitle(f"every epoch, score {score} (no selection); profile {_profiles(rows)}", fontsize=9)
     return fig
 
 

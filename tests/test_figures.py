@@ -275,3 +275,91 @@ def test_at_step_and_largest_dip():
     run = {"steps": np.array([100, 200, 300]), "a": np.array([50.0, 90.0, 70.0])}
     assert at_step(run, "a", 150) == 90.0 and at_step(run, "a", 200) == 90.0 and at_step(run, "a", 999) == 70.0
     assert largest_dip(run["a"]) == 20.0 and largest_dip([1.0, 2.0, 3.0]) == 0.0
+
+
+# ------------------------------------------------------------ what the figures' fixes promise (issue 14)
+def _odds_rows():
+    rows = []
+    for s in range(3):
+        for m, base, rule in (("aabigan", 0.90, "val/auto"), ("aabigan", 0.80, "last/reconstruction"),
+                              ("deepsad", 0.85, "fixed"), ("nda", 0.995, "last"), ("nda", 0.97, "val/epoch")):
+            for ds in ("thyroid", "arrhythmia"):
+                rows.append({"status": "ok", "rule": rule, "dataset": ds, "method": m, "gamma_l": 0.01,
+                             "gamma_p": 0.0, "k_l": 1, "profile": "cpu", "seed": s, "settings": "{}",
+                             "config_hash": f"{m}-{ds}-{s}", "auroc": base + 0.004 * s - (0.2 if ds == "arrhythmia" else 0)})
+    return rows
+
+
+def test_odds_runs_fit_each_panel_under_100_with_one_legend():
+    from aabigan.figures import fig_odds_runs
+    rows = _odds_rows()
+    fig = fig_odds_runs(rows, paper=paper_table("table8"))
+    thy, arr = fig.axes
+    assert thy.get_title() == "Thyroid" and arr.get_title() == "Arrhythmia"
+    for ax in fig.axes:
+        lo, hi = ax.get_ylim()
+        assert 0 < lo and hi <= 100                                   # fitted, not from 0, never past 100
+        dots = np.concatenate([ln.get_ydata() for ln in ax.lines if ln.get_marker() == "."])
+        assert lo <= dots.min() and dots.max() <= hi
+        assert ax.get_legend() is None
+    assert thy.get_ylim()[0] > 75 and arr.get_ylim()[1] < 95          # each panel its own range
+    assert len(fig.legends) == 1
+    assert "rule val/auto" in fig.get_suptitle() and "profile cpu" in fig.get_suptitle()
+    # read under one selection, every method under its own rules: NDA's last rows are in, Deep SAD's fixed too
+    free = fig_odds_runs(rows, selection="label_free")
+    assert [t.get_text() for t in free.axes[0].get_xticklabels()] == ["AA-BiGAN", "Deep SAD", "NDA"]
+    assert [p.get_height() for p in free.axes[0].patches] == pytest.approx([80.4, 85.4, 99.9])
+    assert "selection label-free" in free.get_suptitle()
+    with pytest.raises(ValueError, match="profile 'paper'"):
+        fig_odds_runs(rows, profile="paper")
+
+
+def test_gamma_sweep_names_rule_and_profile_with_one_legend():
+    from aabigan.figures import fig_gamma_sweep
+    rows = [dict(r, gamma_l=g, config_hash=f"{r['config_hash']}-{g}") for r in _odds_rows() for g in (0.0, 0.05)]
+    fig = fig_gamma_sweep(rows, datasets=["thyroid", "arrhythmia"])
+    assert len(fig.legends) == 1 and all(ax.get_legend() is None for ax in fig.axes)
+    assert all(ax.get_ylim()[1] <= 100 for ax in fig.axes)
+    assert "rule val/auto" in fig.get_suptitle() and "profile cpu" in fig.get_suptitle()
+
+
+def _bbox(artist, fig):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    canvas.draw()                                  # lays out the figure (constrained layout) as a savefig would
+    return artist.get_window_extent(canvas.get_renderer())
+
+
+def test_auroc_vs_single_points_are_marked_and_the_legend_covers_no_panel():
+    rows = _rows("gamma_p", GAMMA_P, datasets=("mnist",), methods=("aabigan",))
+    rows += [r for r in _rows("gamma_p", (0.0,), datasets=("fmnist",), methods=("aabigan", "deepsad"))
+             if r["status"] == "ok" and r["gamma_l"] == "0.05"]
+    fig = fig_auroc_vs(rows, x="gamma_p", paper=True)
+    mnist, fmnist = fig.axes
+    assert mnist.get_title() == "MNIST" and fmnist.get_title().startswith("F-MNIST\nours at one γ_p only")
+    assert not any(isinstance(c, PolyCollection) for c in fmnist.collections)   # no band of one point
+    dots = [_line(fmnist, m) for m in ("AA-BiGAN", "Deep SAD")]
+    assert all(d.get_linestyle() == "None" and len(d.get_xdata()) == 1 for d in dots)
+    assert dots[0].get_xdata()[0] != dots[1].get_xdata()[0]                   # side by side, not on top of each other
+    assert _line(fmnist, "AA-BiGAN (paper)").get_linestyle() == "--"     # the paper's curve beside them
+    (legend,) = fig.legends
+    assert all(ax.get_legend() is None for ax in fig.axes)
+    assert not any(_bbox(legend, fig).overlaps(_bbox(ax, fig)) for ax in fig.axes)
+    assert "rule val/auto" in fig.get_suptitle() and "profile smoke" in fig.get_suptitle()
+    # min_points=2: the methods with one point go, and a panel without any of ours with them
+    two = fig_auroc_vs(rows, x="gamma_p", paper=True, min_points=2)
+    assert [ax.get_title() for ax in two.axes] == ["MNIST"]
+    assert "left out (fewer than 2 points): AA-BiGAN, Deep SAD" in two.get_suptitle()
+    with pytest.raises(ValueError, match="6 or more points"):
+        fig_auroc_vs(rows, x="gamma_p", min_points=6)
+
+
+def test_error_boxplots_share_one_y_axis_by_default():
+    errs = {"a": {0: np.r_[1.0, 2.0, 3.0], 2: np.r_[4.0, 5.0]}, "b": {0: np.r_[10.0, 20.0], 2: np.r_[30.0, 40.0]}}
+    fig = fig_error_boxplots(errs, title="profile cpu")
+    a, b = fig.axes
+    assert a.get_shared_y_axes().joined(a, b) and a.get_ylim() == b.get_ylim()
+    assert fig.get_suptitle() == "profile cpu"
+    a, b = fig_error_boxplots(errs, sharey=False).axes
+    assert not a.get_shared_y_axes().joined(a, b)
