@@ -35,7 +35,7 @@ import torch
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 
-from .nets import ARCHS, build_networks
+from .nets import ARCHS, build_networks, eval_mode
 from .scores import EXTRA_SCORES, SCORES, auprc, auroc, compute_scores
 from .trainer import OBJECTIVES, TrainConfig, train
 from .validation import check_X, check_y, check_fraction
@@ -145,7 +145,11 @@ class AABiGAN(BaseEstimator):
     dropout : dropout rate in the discriminators.
     ema_decay : score with an exponential moving average of the E and G weights (None: off).
     amp : mixed precision -- bfloat16 autocast of the training forward passes (meant for GPUs; scoring
-        stays in float32).
+        stays in float32).  Off unless asked for; on a CPU without native bfloat16 (AVX2-only machines) it
+        warns, as autocast is far slower there than float32.
+    compile : run the training forward passes through ``torch.compile`` (meant for GPUs; the first steps
+        pay for the compilation, and results agree with an uncompiled fit to float rounding, not bit for
+        bit).  Scoring, ``save`` and ``load`` use the plain networks.
     score, epoch_rule : the selection rule (see the module docstring).  The default, the reconstruction
         score of the last epoch, needs no labels.
     contamination : share of training samples above ``threshold_`` (for ``labels_`` and ``predict``).
@@ -158,7 +162,7 @@ class AABiGAN(BaseEstimator):
     def __init__(self, objective="aa", epochs=None, min_steps=None, batch_size=128, neg_batch_size=None, lr_ge=1e-4,
                  lr_d=2.5e-5, betas=(0.5, 0.999), lr_step_every=None, lr_step_gamma=0.98, a=1.0, b=0.0, c=None, neg_target=None, pair_disc=True, recon_weight=1.0,
                  family="auto", latent_dim=None, width=64, hidden=None, arch="dcgan", dropout=0.2, ema_decay=None, amp=False,
-                 score="reconstruction", epoch_rule="last", contamination=0.1, device=None, random_state=None, verbose=False):
+                 compile=False, score="reconstruction", epoch_rule="last", contamination=0.1, device=None, random_state=None, verbose=False):
         self.objective = objective
         self.epochs = epochs
         self.min_steps = min_steps
@@ -183,6 +187,7 @@ class AABiGAN(BaseEstimator):
         self.dropout = dropout
         self.ema_decay = ema_decay
         self.amp = amp
+        self.compile = compile
         self.score = score
         self.epoch_rule = epoch_rule
         self.contamination = contamination
@@ -224,7 +229,7 @@ class AABiGAN(BaseEstimator):
         if self.ema_decay is not None and not 0 < _real(self.ema_decay, "ema_decay", none_ok=True) < 1:
             raise ValueError(f"ema_decay must lie in (0, 1) or be None, got {self.ema_decay!r}")
         _integer(self.random_state, "random_state", 0, _MAX_SEED, none_ok=True)
-        for name in ("pair_disc", "amp", "verbose"):
+        for name in ("pair_disc", "amp", "compile", "verbose"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
 
@@ -245,7 +250,7 @@ class AABiGAN(BaseEstimator):
                            neg_target=None if self.neg_target is None else float(self.neg_target),
                            recon_weight=float(self.recon_weight),
                            ema_decay=None if self.ema_decay is None else float(self.ema_decay),
-                           amp=bool(self.amp))
+                           amp=bool(self.amp), compile=bool(self.compile))
 
     def _check_rules(self, has_eval: bool) -> None:
         self._check_params()
@@ -426,17 +431,16 @@ class AABiGAN(BaseEstimator):
         """G(E(x)) for each sample, as a numpy array of X's shape."""
         self._check_fitted()
         X = self._tensor(check_X(X, "X", n_features=self.sample_shape_))
-        self.encoder_.eval()
-        self.generator_.eval()
-        return self.generator_(self.encoder_(X)).cpu().numpy()
+        with eval_mode(self.encoder_, self.generator_):
+            return self.generator_(self.encoder_(X)).cpu().numpy()
 
     @torch.no_grad()
     def sample(self, n: int, seed: int = 0) -> np.ndarray:
         """n samples G(z), z ~ N(0, I), drawn with their own seed."""
         self._check_fitted()
         z = torch.randn(int(n), self.nets_.latent_dim, generator=torch.Generator().manual_seed(seed))
-        self.generator_.eval()
-        return self.generator_(z.to(self.device_)).cpu().numpy()
+        with eval_mode(self.generator_):
+            return self.generator_(z.to(self.device_)).cpu().numpy()
 
     # --------------------------------------------------------------------------------- save/load
     def save(self, path, info: dict | None = None) -> Path:

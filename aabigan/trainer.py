@@ -13,6 +13,7 @@ import copy
 import math
 import numbers
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -22,7 +23,7 @@ from . import losses as L
 from .errors import TrainingDivergedError
 from .nets import Networks
 
-__all__ = ["TrainConfig", "TrainState", "train", "OBJECTIVES"]
+__all__ = ["TrainConfig", "TrainState", "train", "OBJECTIVES", "cpu_has_native_bf16"]
 
 OBJECTIVES = ("bigan", "lsgan", "aa")
 
@@ -48,6 +49,7 @@ class TrainConfig:
     recon_weight: float = 1.0           # weight of the D' terms in the G/E loss (authors' code: 1/3)
     ema_decay: float | None = None      # exponential moving average of E and G weights for scoring
     amp: bool = False                   # bfloat16 autocast of the forward passes (for GPUs; losses in fp32)
+    compile: bool = False               # torch.compile the four networks' training forward passes
 
     def __post_init__(self):
         if self.objective not in OBJECTIVES:
@@ -74,6 +76,9 @@ class TrainConfig:
             raise ValueError(f"lr_step_gamma must lie in (0, 1], got {self.lr_step_gamma!r}")
         if self.ema_decay is not None and not 0 < self.ema_decay < 1:
             raise ValueError(f"ema_decay must lie in (0, 1), got {self.ema_decay}")
+        for name in ("amp", "compile"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
 
     def epochs_for(self, steps_per_epoch: int) -> int:
         """``epochs``, or more when that many epochs would take fewer than ``min_steps`` steps."""
@@ -108,6 +113,32 @@ class TrainState:
     scoring_generator: torch.nn.Module
     history: list[dict] = field(default_factory=list)
     seconds: float = 0.0
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX, as oneDNN reports it).
+
+    Without it -- an AVX2-only machine, say -- bfloat16 autocast falls back to emulated kernels that were
+    measured about 30x slower than float32.  False when torch cannot tell."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):   # a torch without the private query
+        return False
+
+
+def _check_amp(cfg: "TrainConfig", device: torch.device) -> None:
+    """Autocast is opt-in only (``cfg.amp``); on a CPU without native bfloat16 it warns that it is slow."""
+    if cfg.amp and device.type == "cpu" and not cpu_has_native_bf16():
+        warnings.warn("amp=True on a CPU without native bfloat16 (no AVX512-BF16 or AMX): autocast falls back "
+                      "to emulated kernels, measured about 30x slower than float32 on such a machine; amp is "
+                      "meant for GPUs -- leave it off here", RuntimeWarning, stacklevel=3)
+
+
+def _compiled(mod: torch.nn.Module | None, on: bool):
+    """``torch.compile(mod)`` for the training step (it shares ``mod``'s parameters and buffers), else ``mod``."""
+    if mod is None or not on:
+        return mod
+    return torch.compile(mod)
 
 
 def _ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
@@ -187,6 +218,11 @@ def train(nets: Networks, X_pos: torch.Tensor, X_neg: torch.Tensor | None, cfg: 
     Stacked runs (:mod:`aabigan.stacked`): pass stacked networks, ``X_pos`` of shape (R, n, d), ``X_neg`` of
     shape (R, m, d) and a list of R generators.  The loss is the sum of the R runs' losses, so every run's
     weights get exactly the gradient they would get alone.
+
+    GPU switches, both off by default and never switched on by themselves: ``cfg.amp`` runs the forward
+    passes under bfloat16 autocast (warning on a CPU without native bfloat16, where it is slow);
+    ``cfg.compile`` runs them through ``torch.compile`` versions of the four networks, which share the
+    networks' weights, so the networks returned (and scored, saved, EMA-averaged) are the plain modules.
     """
     device = X_pos.device
     draws = _Draws(generator, device)
@@ -200,6 +236,7 @@ def train(nets: Networks, X_pos: torch.Tensor, X_neg: torch.Tensor | None, cfg: 
     if X_neg is not None and not cfg.uses_anomalies:
         raise ValueError(f"objective {cfg.objective!r} has no term for collected anomalies; "
                          "use objective='aa' or train on the normal samples only")
+    _check_amp(cfg, device)
     E, G, D, Dp = nets.encoder, nets.generator, nets.joint_disc, nets.pair_disc
     opt_ge = torch.optim.Adam(list(E.parameters()) + list(G.parameters()), lr=cfg.lr_ge, betas=cfg.betas)
     d_params = list(D.parameters()) + (list(Dp.parameters()) if Dp is not None else [])
@@ -209,6 +246,8 @@ def train(nets: Networks, X_pos: torch.Tensor, X_neg: torch.Tensor | None, cfg: 
     ema_E = copy.deepcopy(E) if cfg.ema_decay else None
     ema_G = copy.deepcopy(G) if cfg.ema_decay else None
     state = TrainState(nets, ema_E or E, ema_G or G)
+    # the training forward passes: compiled versions of the same modules (same parameters) when asked for
+    E, G, D, Dp = (_compiled(mod, cfg.compile) for mod in (E, G, D, Dp))
 
     batch = min(int(cfg.batch_size), n)
     steps = cfg.steps_per_epoch(n)      # drop the last incomplete batch (BatchNorm needs > 1 sample)
@@ -281,8 +320,8 @@ def train(nets: Networks, X_pos: torch.Tensor, X_neg: torch.Tensor | None, cfg: 
             loss_ge.backward()
             opt_ge.step()
             if ema_E is not None:
-                _ema_update(ema_E, E, cfg.ema_decay)
-                _ema_update(ema_G, G, cfg.ema_decay)
+                _ema_update(ema_E, nets.encoder, cfg.ema_decay)
+                _ema_update(ema_G, nets.generator, cfg.ema_decay)
             sum_d += loss_d.detach()
             sum_ge += loss_ge.detach()
         for p in d_params:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -208,3 +209,61 @@ def test_anomaly_aware_training_reconstructs_collected_anomalies_badly():
         log_gain.append(np.log(ratios[0] / ratios[1]))
     assert sum(g > 0 for g in log_gain) >= 6, np.exp(log_gain)
     assert np.median(log_gain) > np.log(1.2), np.exp(log_gain)
+
+
+# ------------------------------------------------------------------------------- GPU switches on a CPU
+def _dtypes_seen(**cfg):
+    """The dtypes of every network output during a short training, and whether autocast was on."""
+    X_pos, X_neg = _data()
+    torch.manual_seed(0)
+    nets = build_networks((4,))
+    seen = set()
+    for mod in nets.modules().values():
+        mod.register_forward_hook(lambda m, i, out: seen.add((out.dtype, torch.is_autocast_enabled("cpu"))))
+    train(nets, X_pos, X_neg, TrainConfig(epochs=1, batch_size=16, **cfg), torch.Generator().manual_seed(0))
+    return seen
+
+
+def test_bf16_autocast_never_switches_on_by_itself():
+    assert TrainConfig().amp is False and TrainConfig().compile is False
+    assert _dtypes_seen() == {(torch.float32, False)}
+
+
+def test_amp_on_a_cpu_without_native_bf16_warns(monkeypatch):
+    import aabigan.trainer as T
+
+    monkeypatch.setattr(T, "cpu_has_native_bf16", lambda: False)
+    with pytest.warns(RuntimeWarning, match="without native bfloat16"):
+        assert (torch.bfloat16, True) in _dtypes_seen(amp=True)
+    monkeypatch.setattr(T, "cpu_has_native_bf16", lambda: True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        _dtypes_seen(amp=True)
+
+
+@pytest.mark.parametrize("name", ["amp", "compile"])
+def test_switches_must_be_booleans(name):
+    with pytest.raises(ValueError, match=name):
+        TrainConfig(**{name: 1})
+
+
+def test_compiled_fit_scores_like_an_uncompiled_one(tmp_path):
+    """compile=True (torch.compile of the training forward passes) runs here and trains the same model up to
+    float rounding; the fitted detector scores, saves and loads through its plain networks."""
+    from aabigan import AABiGAN
+
+    X_pos, X_neg = _data(n=96)
+    X = np.concatenate([X_pos.numpy(), X_neg.numpy()])
+    y = np.r_[np.zeros(len(X_pos)), np.ones(len(X_neg))]
+    kw = dict(epochs=3, min_steps=0, batch_size=16, dropout=0.0, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")          # a short fit warns (ShortFitWarning)
+        plain = AABiGAN(**kw).fit(X, y)
+        compiled = AABiGAN(compile=True, **kw).fit(X, y)
+    assert not isinstance(compiled.encoder_, torch._dynamo.eval_frame.OptimizedModule)
+    np.testing.assert_allclose([h["loss_ge"] for h in compiled.history_],
+                               [h["loss_ge"] for h in plain.history_], rtol=1e-4)
+    np.testing.assert_allclose(compiled.decision_scores_, plain.decision_scores_, rtol=1e-3, atol=1e-6)
+    loaded = AABiGAN.load(compiled.save(tmp_path / "compiled.npz"))
+    assert loaded.compile is True
+    np.testing.assert_array_equal(loaded.decision_function(X), compiled.decision_function(X))
