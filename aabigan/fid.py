@@ -39,6 +39,7 @@ from scipy import linalg
 from torch import nn
 from torch.nn import functional as F
 
+from .nets import eval_mode
 from .store import FID_SCHEMA as _FID_SCHEMA
 
 __all__ = ["frechet_distance", "activation_statistics", "fid", "InceptionFeatures", "StandInFeatures",
@@ -337,12 +338,8 @@ def nine_class_data(dataset: str, anomaly_class: int, seed: int = 0, max_train: 
 def _generate(generator: nn.Module, latent_dim: int, n: int, seed: int, device, batch: int = 500) -> np.ndarray:
     """n images G(z), z ~ N(0, I) drawn on the CPU from ``seed`` (the draws of ``AABiGAN.sample(n, seed)``)."""
     z = torch.randn(int(n), latent_dim, generator=torch.Generator().manual_seed(int(seed)))
-    was = generator.training
-    generator.eval()
-    try:
+    with eval_mode(generator):
         return np.concatenate([generator(z[i:i + batch].to(device)).cpu().numpy() for i in range(0, n, batch)])
-    finally:
-        generator.train(was)
 
 
 def fid_row(dataset: str, anomaly_class: int, profile: str | None = None, seed: int = 0,

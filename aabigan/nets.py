@@ -26,15 +26,30 @@ original BiGAN objective.
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-__all__ = ["Networks", "build_networks", "infer_family", "ARCHS"]
+__all__ = ["Networks", "build_networks", "infer_family", "eval_mode", "ARCHS"]
 
 #: the image architectures: the paper's text (DCGAN) and the authors' public code
 ARCHS = ("dcgan", "authors")
+
+
+@contextlib.contextmanager
+def eval_mode(*modules: nn.Module | None):
+    """Put modules (None entries are skipped) in eval mode for a block and restore their previous modes."""
+    modules = [m for m in modules if m is not None]
+    was = [m.training for m in modules]
+    for m in modules:
+        m.eval()
+    try:
+        yield
+    finally:
+        for m, w in zip(modules, was):
+            m.train(w)
 
 
 def _lrelu() -> nn.Module:

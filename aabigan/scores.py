@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.stats import rankdata
+from sklearn.metrics import average_precision_score, roc_auc_score
 
-__all__ = ["SCORES", "EXTRA_SCORES", "reconstruction_error", "latent_norm", "compute_scores", "auroc", "auprc"]
+from .nets import eval_mode
+
+__all__ = ["SCORES", "EXTRA_SCORES", "reconstruction_error", "compute_scores", "auroc", "auprc"]
 
 #: the paper's two scores (Sec. 3.4), recorded for every run
 SCORES = ("reconstruction", "latent")
@@ -17,11 +19,6 @@ EXTRA_SCORES = ("features",)
 def reconstruction_error(encoder, generator, X: torch.Tensor, batch: int = 1024) -> np.ndarray:
     """||x - G(E(x))||^2 per sample (summed over all features/pixels)."""
     return compute_scores(encoder, generator, X, ("reconstruction",), batch=batch)["reconstruction"]
-
-
-def latent_norm(encoder, X: torch.Tensor, batch: int = 1024) -> np.ndarray:
-    """||E(x)|| per sample: codes of normal data should look like draws from N(0, I)."""
-    return compute_scores(encoder, None, X, ("latent",), batch=batch)["latent"]
 
 
 @torch.no_grad()
@@ -39,12 +36,8 @@ def compute_scores(encoder, generator, X: torch.Tensor, which=SCORES, stacked: b
         raise ValueError(f"unknown score(s) {unknown}; choose from {SCORES + EXTRA_SCORES}")
     if "features" in which and (pair_disc is None or stacked):
         raise ValueError("the features score needs the pair discriminator D' (pair_disc=True) of a single run")
-    nets = [m for m in (encoder, generator, pair_disc) if m is not None]
-    was = [m.training for m in nets]
-    for m in nets:
-        m.eval()
     parts: dict[str, list] = {name: [] for name in which}
-    try:
+    with eval_mode(encoder, generator, pair_disc):
         n = X.shape[bdim]
         for i in range(0, n, batch):
             x = X.narrow(bdim, i, min(batch, n - i))
@@ -56,9 +49,6 @@ def compute_scores(encoder, generator, X: torch.Tensor, which=SCORES, stacked: b
             if "features" in parts:
                 gap = pair_disc.features(x, x) - pair_disc.features(x, generator(z))
                 parts["features"].append(gap.abs().flatten(1).sum(-1))
-    finally:
-        for m, w in zip(nets, was):
-            m.train(w)
     out = {name: torch.cat(p, bdim).cpu().numpy().astype(np.float64) for name, p in parts.items()}
     for name, s in out.items():
         if not np.all(np.isfinite(s)):
@@ -79,25 +69,11 @@ def _check_binary(y, scores) -> tuple[np.ndarray, np.ndarray]:
 
 
 def auroc(y, scores) -> float:
-    """Area under the ROC curve, in [0, 1], for labels y (1 = anomaly) and scores (higher = anomalous).
-
-    The Mann-Whitney statistic with tied scores counted half, which equals scikit-learn's
-    ``roc_auc_score``; computed directly because the runner calls it every epoch.
-    """
-    y, scores = _check_binary(y, scores)
-    n_pos = int(y.sum())
-    n_neg = len(y) - n_pos
-    ranks = rankdata(scores)
-    return float((ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    """Area under the ROC curve, in [0, 1], for labels y (1 = anomaly) and scores (higher = anomalous):
+    scikit-learn's ``roc_auc_score`` (tied scores count half), after the checks above."""
+    return float(roc_auc_score(*_check_binary(y, scores)))
 
 
 def auprc(y, scores) -> float:
-    """Average precision with the anomalies as the positive class (scikit-learn's step-wise definition)."""
-    y, scores = _check_binary(y, scores)
-    order = np.argsort(-scores, kind="mergesort")
-    s, t = scores[order], y[order]
-    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]   # the last index of every distinct threshold
-    tps = np.cumsum(t)[last]
-    precision = tps / (last + 1)
-    recall = tps / tps[-1]
-    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+    """Average precision with the anomalies as the positive class: scikit-learn's ``average_precision_score``."""
+    return float(average_precision_score(*_check_binary(y, scores)))

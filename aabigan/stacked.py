@@ -32,7 +32,7 @@ from .nets import (AuthorsEncoder, AuthorsGenerator, AuthorsJointDiscriminator, 
                    DCGANEncoder, DCGANGenerator, DCGANJointDiscriminator, DCGANPairDiscriminator, Networks)
 
 __all__ = ["StackedLinear", "PackedConv2d", "PackedConvTranspose2d", "PackedBatchNorm2d", "stack_networks",
-           "unstack_networks", "unstack_module", "can_stack", "n_runs"]
+           "unstack_networks", "unstack_module", "can_stack"]
 
 
 # ------------------------------------------------------------------------------------------ layers
@@ -384,10 +384,3 @@ def unstack_networks(stacked: Networks, targets: list[Networks]) -> None:
     for name, mod in stacked.modules().items():
         unstack_module(mod, [t.modules()[name] for t in targets])
 
-
-def n_runs(module: nn.Module) -> int:
-    """The number of runs R of a stacked module."""
-    if isinstance(module, _STACKED_IMAGE):
-        return module.runs
-    first = next(m for m in module.modules() if isinstance(m, StackedLinear))
-    return first.runs

@@ -14,7 +14,8 @@ from scipy.optimize import Bounds, LinearConstraint, minimize
 from aabigan.baselines import (AAD, ALAD, CAE, NDA, OCSVM, SSAD, SSDGM, DeepSAD, DeepSVDD,
                                SupervisedClassifier)
 from aabigan.baselines._nets import Discriminator
-from aabigan.baselines.kernel import rbf_kernel, solve_ssad_dual
+from aabigan.baselines.kernel import solve_ssad_dual
+from sklearn.metrics.pairwise import rbf_kernel
 from aabigan.baselines.registry import BASELINE_METHODS
 from aabigan.data import make_split
 from aabigan.errors import DegenerateScoresError
@@ -263,7 +264,7 @@ def test_ssad_dual_solver_reaches_the_optimum(n_u, m, kappa, C):
     rng = np.random.default_rng(1)
     X = np.vstack([rng.normal(size=(n_u, 3)), rng.normal(1.5, 0.5, (m, 3))])
     lab = np.r_[np.zeros(n_u, bool), np.ones(m, bool)]
-    K = rbf_kernel(X, X, 0.3)
+    K = rbf_kernel(X, X, gamma=0.3)
     b, _ = solve_ssad_dual(K, lab, C, C, kappa, tol=1e-9)
     assert abs(b.sum() - 1) < 1e-9 and b[lab].sum() <= -kappa + 1e-9
     assert np.all(b[~lab] >= -1e-12) and np.all(b[~lab] <= C + 1e-12) and np.all(b[lab] >= -C - 1e-12)

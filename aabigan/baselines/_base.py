@@ -22,17 +22,17 @@ one without.
 """
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 
 import numpy as np
 import torch
-from torch import nn
 from sklearn.base import BaseEstimator
+from torch import nn
 
 from ..detector import resolve_device
 from ..errors import DegenerateScoresError, TrainingDivergedError
+from ..nets import eval_mode
 from ..scores import auroc
 from ..validation import check_fraction, check_integer, check_positive, check_random_state, check_X, check_y
 from ._nets import AutoEncoder, build_autoencoder
@@ -245,19 +245,6 @@ class BaseDetector(BaseEstimator):
 def flatten(X: np.ndarray) -> np.ndarray:
     """(n, ...) -> (n, d) float64, for the kernel and tree methods."""
     return np.asarray(X, np.float64).reshape(len(X), -1)
-
-
-@contextlib.contextmanager
-def eval_mode(*modules: nn.Module):
-    """Put modules in eval mode for a block and restore their previous modes."""
-    was = [m.training for m in modules]
-    for m in modules:
-        m.eval()
-    try:
-        yield
-    finally:
-        for m, w in zip(modules, was):
-            m.train(w)
 
 
 @torch.no_grad()

@@ -4,12 +4,13 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from sklearn.metrics.pairwise import rbf_kernel
 from sklearn.svm import OneClassSVM
 
 from ..validation import check_fraction
 from ._base import AEFeatures, BaseDetector, check_positive
 
-__all__ = ["OCSVM", "SSAD", "rbf_gamma", "rbf_kernel", "solve_ssad_dual"]
+__all__ = ["OCSVM", "SSAD", "rbf_gamma", "solve_ssad_dual"]
 
 
 def check_gamma(gamma) -> None:
@@ -27,12 +28,6 @@ def rbf_gamma(F: np.ndarray, gamma) -> float:
         var = float(F.var())
         return 1.0 / (F.shape[1] * var) if var > 0 else 1.0
     return float(gamma)
-
-
-def rbf_kernel(A: np.ndarray, B: np.ndarray, gamma: float) -> np.ndarray:
-    """exp(-gamma ||a - b||^2) for every pair of rows."""
-    d2 = (A * A).sum(1)[:, None] + (B * B).sum(1)[None, :] - 2.0 * A @ B.T
-    return np.exp(-gamma * np.maximum(d2, 0.0))
 
 
 class OCSVM(AEFeatures, BaseDetector):
@@ -217,7 +212,7 @@ class SSAD(AEFeatures, BaseDetector):
         F, lab = self._features(X[keep]), y[keep] == 1
         self.n_qp_ = len(keep)
         self.gamma_ = rbf_gamma(F, self.gamma)
-        K = rbf_kernel(F, F, self.gamma_)
+        K = rbf_kernel(F, F, gamma=self.gamma_)
         C_u, C_l = float(self.C_u), float(self.C_l)
         m = int(lab.sum())
         self.kappa_ = min(float(self.kappa), m * C_l) if m else 0.0
@@ -234,5 +229,5 @@ class SSAD(AEFeatures, BaseDetector):
             self.rho_ = float((lo_ + hi_) / 2)
 
     def _score(self, X):
-        Kx = rbf_kernel(self._features(X), self.support_vectors_, self.gamma_)
+        Kx = rbf_kernel(self._features(X), self.support_vectors_, gamma=self.gamma_)
         return self.rho_ - Kx @ self.dual_coef_

@@ -166,7 +166,3 @@ class SSDGM(BaseDetector):
         clf = self.model_.classifier
         with eval_mode(clf):
             return batched(lambda x: (lambda o: o[:, 1] - o[:, 0])(clf(x)), self._tensor(X))
-
-    def predict_proba_anomaly(self, X) -> np.ndarray:
-        """q(y = 1 | x) for each sample."""
-        return 1.0 / (1.0 + np.exp(-self.decision_function(X)))
