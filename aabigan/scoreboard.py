@@ -12,11 +12,13 @@ speed report of ``benchmarks/``), so the page changes when the rows do.  A verdi
 * ``not tested yet`` -- we have no rows for it (the row says which would decide it).
 
 Each test is written next to its claim, with its threshold, and uses rows of one profile under one
-selection rule.  Where methods are compared, both sides are label-free and read at their last epoch:
-AA-BiGAN's ``last/reconstruction`` rows (the score its defaults use) against each baseline's own score
-after its last epoch (``fixed``, or ``last`` for rows written since the baselines report per epoch).
-AA-BiGAN's ``val/auto`` rows (the paper's rule: epoch and score chosen on the validation split) are quoted
-beside them, never compared with a baseline that did not choose.  Claims about AA-BiGAN alone (the
+selection rule.  Where methods are compared, both sides are read under the same rule (:data:`SELECTIONS`):
+*label-free* -- AA-BiGAN's ``last/reconstruction`` rows (the score its defaults use) against each baseline's
+own score after its last epoch (``last``; ``fixed`` for a method without epochs, or a row written before the
+baselines reported per epoch) -- and *validation* -- AA-BiGAN's ``val/auto`` (the paper's rule: epoch and
+score chosen on the validation split) against each baseline's ``val/epoch`` (its epoch chosen on the same
+split).  A cell is compared under the second rule only when some baseline there chose an epoch: AA-BiGAN's
+choice is never set against baselines that did not choose.  Claims about AA-BiGAN alone (the
 collected ratio, pollution, c) use ``val/auto``, the paper's rule, in every cell alike.  "Paired" means over
 the runs two cells share (class pairs for images, seeds for the ODDS tables); the paired standard error is
 the standard deviation of the differences over the square root of their number.
@@ -42,6 +44,10 @@ VERDICTS = ("holds", "partly", "does not hold", "not tested yet")
 PROFILE = "cpu"
 AA_RULE = "val/auto"                                  # AA-BiGAN alone: the paper's rule
 LABEL_FREE = {"aabigan": "last/reconstruction", "baseline": ("fixed", "last")}   # methods compared
+#: the two rules methods are compared under, (AA-BiGAN's rule, a baseline's rules); under "validation" a
+#: baseline's ``val/epoch`` (first) or, for a method without epochs, its one ``fixed`` score
+SELECTIONS = {"label-free": (LABEL_FREE["aabigan"], LABEL_FREE["baseline"]),
+              "validation": (AA_RULE, ("val/epoch", "fixed"))}
 ODDS_FILES = ("odds-cpu.csv", "odds-baselines-cpu.csv")
 IMAGE_FILES = ("images-cpu.csv",)
 
@@ -91,23 +97,28 @@ def _name(d: str) -> str:
 
 # ------------------------------------------------------------------------------------------ claims
 def _beats_baselines(rows, table, cells, where: str, note: str) -> tuple[str, str]:
-    """AA-BiGAN's mean at or above the best baseline's, cell by cell (cells: {label: cell kwargs}), both
-    label-free at their last epoch (:data:`LABEL_FREE`); AA-BiGAN's ``val/auto`` mean quoted beside."""
+    """AA-BiGAN's mean at or above the best baseline's, cell by cell (cells: {label: cell kwargs}), under each
+    selection of :data:`SELECTIONS` that has rows of both sides: label-free at the last epoch, and each
+    method's epoch (AA-BiGAN's also its score) chosen on the validation split.  The claim holds in a cell only
+    under every selection tested there."""
     methods = sorted({r["method"] for r in rows} - {"aabigan", "aabigan-unsup"})
     passed, parts = [], []
     for label, cell in cells.items():
-        aa = _runs(rows, table, "aabigan", LABEL_FREE["aabigan"], **cell)
-        chosen = _runs(rows, table, "aabigan", AA_RULE, **cell)
-        base = {m: _runs(rows, table, m, **cell) for m in methods}
-        base = {m: v for m, v in base.items() if v}
-        if not aa or not base:
-            continue
-        best = max(base, key=lambda m: _mean(base[m]))
-        passed.append(_mean(aa) >= _mean(base[best]))
-        parts.append(f"{label} {_mean(aa):.1f} vs {METHODS[best].display} {_mean(base[best]):.1f}"
-                     + (f" (AA-BiGAN under val/auto: {_mean(chosen):.1f})" if chosen else ""))
-    evidence = (f"{sum(passed)} of {len(passed)} {where} at or above the best baseline, both label-free at "
-                f"their last epoch: " + "; ".join(parts) + f" ({PROFILE} profile; {note})") if passed else \
+        said = []
+        for selection, (aa_rule, base_rules) in SELECTIONS.items():
+            aa = _runs(rows, table, "aabigan", aa_rule, **cell)
+            base = {m: _runs(rows, table, m, base_rules, **cell) for m in methods}
+            base = {m: v for m, v in base.items() if v}
+            if not aa or not base or (selection != "label-free" and not any(
+                    _runs(rows, table, m, base_rules[:1], **cell) for m in base)):
+                continue                        # no baseline chose anything: nothing to compare under this rule
+            best = max(base, key=lambda m: _mean(base[m]))
+            passed.append(_mean(aa) >= _mean(base[best]))
+            said.append(f"{selection} {_mean(aa):.1f} vs {METHODS[best].display} {_mean(base[best]):.1f}")
+        if said:
+            parts.append(f"{label}: " + ", ".join(said))
+    evidence = (f"{sum(passed)} of {len(passed)} comparisons ({where} x rule) at or above the best baseline under "
+                f"the same rule: " + "; ".join(parts) + f" ({PROFILE} profile; {note})") if passed else \
         f"no {where} has AA-BiGAN and a baseline under one profile"
     return _verdict(passed), evidence
 
@@ -118,9 +129,9 @@ def _odds_beats(directory):
     verdict, evidence = _beats_baselines(rows, "table2", {_name(d): {"dataset": d} for d in datasets},
                                          "ODDS tables", "mean of 10 seeds")
     return Claim("AA-BiGAN overall outperforms the baselines on the six ODDS tables", "Sec. 4, Table 2",
-                 verdict, evidence, "the second rule for every method (each epoch chosen on the validation split: "
-                 "tables.compare_selection, once the baselines' per-epoch rows are in) and the paper profile's ODDS "
-                 "schedule for the baselines too")
+                 verdict, evidence, "AA-BiGAN at or above the best baseline on a table under both rules (the "
+                 "ablations of chapter 8 look for what would lift it); the paper profile's schedule gives every "
+                 "method longer training (chapter 8)")
 
 
 def _images_beat(directory):
