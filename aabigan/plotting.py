@@ -119,12 +119,31 @@ def score_map_figure(score_fns: Mapping[str, Callable[[np.ndarray], np.ndarray]]
 
 def bars_figure(series: Mapping[str, np.ndarray], title: str = "", xlabel: str = "cell",
                 ylabel: str = "", xticklabels: Sequence | None = None,
-                hlines: Mapping[str, float] | None = None, log: bool = False) -> Figure:
+                hlines: Mapping[str, float] | None = None, log: bool = False, relative_to: str | None = None,
+                legend: str = "best") -> Figure:
     """Grouped bars, one group per cell and one bar per entry ``name -> values`` (NaN drawn as 0).
 
     ``xticklabels`` names the groups (default 0, 1, ...); ``hlines`` marks named heights with dashed lines
     (e.g. a floor or a reference value); ``log`` draws the heights on a log scale.
+
+    ``relative_to`` names one series as the reference: every other series is drawn as its difference from
+    it, cell by cell, in percent of the reference's value (``100 * (v / ref - 1)``; 0 = the same, negative =
+    lower), with a solid line at 0 for the reference itself -- for values that differ by a few percent on a
+    large scale, where bars of the raw values look alike.  ``hlines`` and ``log`` are then refused, being
+    heights in the raw units.  ``legend="outside"`` puts the legend to the right of the axes, where it
+    covers no bar (default ``"best"``: matplotlib's choice inside the axes).
     """
+    if legend not in ("best", "outside"):
+        raise ValueError(f"legend must be 'best' or 'outside', got {legend!r}")
+    if relative_to is not None:
+        if relative_to not in series:
+            raise ValueError(f"relative_to={relative_to!r} is not one of the series {list(series)}")
+        if hlines or log:
+            raise ValueError("hlines and log are heights in the series' own units; they do not go with relative_to")
+        ref = np.asarray(series[relative_to], dtype=float)
+        series = {name: 100 * (np.asarray(v, dtype=float) / ref - 1) for name, v in series.items()
+                  if name != relative_to}
+        ylabel = ylabel or f"difference from {relative_to} (%)"
     fig, (ax,) = _figure(1, width=7.0, height=3.0)
     k = len(series)
     width = 0.8 / k
@@ -133,6 +152,8 @@ def bars_figure(series: Mapping[str, np.ndarray], title: str = "", xlabel: str =
         v = np.asarray(v, dtype=float)
         n = max(n, len(v))
         ax.bar(np.arange(len(v)) + (i - (k - 1) / 2) * width, np.nan_to_num(v), width, label=name)
+    if relative_to is not None:
+        ax.axhline(0, c="black", lw=1, label=f"{relative_to} (reference)")
     if xticklabels is not None:
         if len(xticklabels) != n:
             raise ValueError(f"{len(xticklabels)} tick labels for {n} groups of bars")
@@ -146,7 +167,10 @@ def bars_figure(series: Mapping[str, np.ndarray], title: str = "", xlabel: str =
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8)
+    if legend == "outside":
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
+    else:
+        ax.legend(fontsize=8)
     return fig
 
 

@@ -64,3 +64,26 @@ def test_weighted_hist_figure_uses_the_weights():
     assert len(fig.axes) == 2
     with pytest.raises(ValueError):
         weighted_hist_figure({"a": (v, w[:2])}, bins=[0, 1])
+
+
+def test_bars_figure_relative_to_a_reference_and_legend_outside():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = plotting.bars_figure({"a": [95.0, 190.0], "b": [110.0, 200.0], "ref": [100.0, 200.0]},
+                               relative_to="ref", legend="outside", xticklabels=[0, 1])
+    (ax,) = fig.axes
+    heights = [p.get_height() for p in ax.patches]
+    assert heights == pytest.approx([-5.0, -5.0, 10.0, 0.0])       # a's two bars, then b's: % from ref
+    assert ax.get_yscale() == "linear" and ax.get_ylabel() == "difference from ref (%)"
+    assert [ln.get_ydata()[0] for ln in ax.get_lines()] == [0.0]    # the reference at 0
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["ref (reference)", "a", "b"]
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    box, frame = ax.get_legend().get_window_extent(canvas.get_renderer()), ax.get_window_extent(canvas.get_renderer())
+    assert box.x0 >= frame.x1                                        # beside the axes: it covers no bar
+    with pytest.raises(ValueError, match="not one of the series"):
+        plotting.bars_figure({"a": [1.0]}, relative_to="b")
+    with pytest.raises(ValueError, match="do not go with relative_to"):
+        plotting.bars_figure({"a": [1.0], "b": [2.0]}, relative_to="b", log=True)
+    with pytest.raises(ValueError, match="legend must be"):
+        plotting.bars_figure({"a": [1.0]}, legend="top")
