@@ -118,7 +118,7 @@ def fig_auroc_vs(rows: Sequence[Mapping], x: str = "gamma_p", datasets=None, met
     ds_names = [ds for ds in ds_names if drawn[ds]]
     if not ds_names:
         raise ValueError(f"no method of ours has {min_points} or more points on {x}")
-    symbol = {"gamma_p": "γ_p", "k_l": "k_l"}[x]
+    symbol = {"gamma_p": "$\\gamma_p$", "k_l": "$k_l$"}[x]
 
     fig, axes = _panels(len(ds_names), 4.2, 3.4)
     span = np.ptp([float(s[x]) for s in summary] + [float(p[x]) for p in (paper or [])]) or 1.0

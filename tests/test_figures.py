@@ -337,7 +337,7 @@ def test_auroc_vs_single_points_are_marked_and_the_legend_covers_no_panel():
              if r["status"] == "ok" and r["gamma_l"] == "0.05"]
     fig = fig_auroc_vs(rows, x="gamma_p", paper=True)
     mnist, fmnist = fig.axes
-    assert mnist.get_title() == "MNIST" and fmnist.get_title().startswith("F-MNIST\nours at one γ_p only")
+    assert mnist.get_title() == "MNIST" and fmnist.get_title().startswith("F-MNIST\nours at one $\\gamma_p$ only")
     assert not any(isinstance(c, PolyCollection) for c in fmnist.collections)   # no band of one point
     dots = [_line(fmnist, m) for m in ("AA-BiGAN", "Deep SAD")]
     assert all(d.get_linestyle() == "None" and len(d.get_xdata()) == 1 for d in dots)
