@@ -445,7 +445,10 @@ def plateau_step(steps: np.ndarray, auroc: np.ndarray, within: float = 1.0, tail
 
 def fig_learning_curves(rows: Sequence[Mapping], score: str = "reconstruction") -> Figure:
     """Validation (solid) and test (dashed) AUROC against training steps, one panel per dataset and width,
-    one colour per (normal, collected) pair; a dotted line at each run's :func:`plateau_step`."""
+    one colour per (normal, collected) pair; a dotted line at each run's :func:`plateau_step`.  The title
+    names the rows' profile and the settings they override."""
+    import json
+
     runs = curves(rows)
     panels = sorted({(d, w) for d, _, w in runs})
     fig, axes = _panels(max(1, len(panels)), 4.2, 3.0, ncols=3)
@@ -457,7 +460,11 @@ def fig_learning_curves(rows: Sequence[Mapping], score: str = "reconstruction") 
             ax.axvline(plateau_step(run["steps"], run[f"val_auroc_{score}"]), color=colour, ls=":", lw=0.8)
         ax.set(title=f"{d}, width {w}", xlabel="training steps", ylabel=f"AUROC % ({score})")
         ax.legend(fontsize=7, loc="lower right")
-    fig.suptitle(f"every epoch, score {score} (no selection); profile {_profiles(rows)}", fontsize=9)
+    settings = sorted({r.get("settings") or "{}" for r in rows})
+    overrides = "; settings vary, see the rows" if len(settings) > 1 else ""
+    if len(settings) == 1 and settings[0] != "{}":
+        overrides = "; overrides " + ", ".join(f"{k}={v}" for k, v in json.loads(settings[0]).items())
+    fig.suptitle(f"every epoch, score {score} (no selection)\nprofile {_profiles(rows)}{overrides}", fontsize=9)
     return fig
 
 

@@ -267,6 +267,8 @@ def test_learning_curves_figure_from_the_committed_rows():
     assert runs and all(np.all(np.diff(r["steps"]) > 0) for r in runs.values())
     fig = fig_learning_curves(rows)
     assert len(fig.axes) == len({(d, w) for d, _, w in runs})
+    profiles = {r["profile"] for r in rows}
+    assert all(f"profile {p}" in fig.get_suptitle() for p in profiles) and "overrides" in fig.get_suptitle()
 
 
 def test_at_step_and_largest_dip():
@@ -286,7 +288,8 @@ def _odds_rows():
             for ds in ("thyroid", "arrhythmia"):
                 rows.append({"status": "ok", "rule": rule, "dataset": ds, "method": m, "gamma_l": 0.01,
                              "gamma_p": 0.0, "k_l": 1, "profile": "cpu", "seed": s, "settings": "{}",
-                             "config_hash": f"{m}-{ds}-{s}", "auroc": base + 0.004 * s - (0.2 if ds == "arrhythmia" else 0)})
+                             "config_hash": f"{m}-{ds}-{s}",
+                             "auroc": base + 0.004 * s - (0.2 if ds == "arrhythmia" else 0)})
     return rows
 
 
