@@ -37,6 +37,7 @@ from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 
 from .nets import ARCHS, build_networks, eval_mode
 from .scores import EXTRA_SCORES, SCORES, auprc, auroc, compute_scores
+from .selection import EPOCH_RULES, select
 from .trainer import OBJECTIVES, TrainConfig, train
 from .validation import check_X, check_y, check_fraction
 
@@ -44,7 +45,6 @@ __all__ = ["AABiGAN", "fit_stacked", "resolve_device", "NotFittedError", "ShortF
            "DEFAULT_EPOCHS", "DEFAULT_MIN_STEPS", "SHORT_FIT_STEPS"]
 
 SCORE_RULES = SCORES + EXTRA_SCORES + ("auto",)
-EPOCH_RULES = ("last", "best_val")
 FAMILIES = ("auto", "mlp", "dcgan")
 _FORMAT = "aabigan-detector-v1"
 
@@ -382,18 +382,14 @@ class AABiGAN(BaseEstimator):
     def _finish(self, seconds: float) -> "AABiGAN":
         """Apply the selection rule and score the training data."""
         self.fit_seconds_ = seconds
-        last = self.history_[-1]
+        chosen, self.selected_epoch_ = select(self.history_, self.score, self.epoch_rule)
         if self.epoch_rule == "best_val":
-            names = SCORES if self.score == "auto" else (self.score,)
-            chosen = max(names, key=lambda n: self._best[n][:2])   # best validation AUROC, then the later epoch
-            _, self.selected_epoch_, snap = self._best[chosen]
+            _, epoch, snap = self._best[chosen]
+            assert epoch == self.selected_epoch_, "the snapshot kept is not the epoch the rule selects"
             self.encoder_.load_state_dict(snap["encoder"])
             self.generator_.load_state_dict(snap["generator"])
             if snap["pair_disc"] is not None:
                 self.nets_.pair_disc.load_state_dict(snap["pair_disc"])
-        else:
-            self.selected_epoch_ = last["epoch"]
-            chosen = (max(SCORES, key=lambda n: last[f"val_auroc_{n}"]) if self.score == "auto" else self.score)
         self.selected_score_ = chosen
         self.decision_scores_ = self.decision_function(self._X_fit)
         self.threshold_ = float(np.quantile(self.decision_scores_, 1 - float(self.contamination)))

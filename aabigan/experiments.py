@@ -43,6 +43,7 @@ from .detector import AABiGAN, ShortFitWarning
 from .profiles import RUNNER_BASE_SETTINGS, get_profile
 from .provenance import commit as _commit, device_name as _device_name
 from .scores import EXTRA_SCORES, SCORES, auprc, auroc
+from .selection import best_epoch, select
 from .store import CURVE_FIELDS, CURVE_SCHEMA, ROW_FIELDS, RUN_SCHEMA, ResultsFile, complete_keys, read_rows
 from .validation import check_fraction, check_integer
 
@@ -264,10 +265,8 @@ def rows_from_history(history: list[dict]) -> list[dict]:
     last = history[-1]
     out = [{"rule": f"last/{s}", "score": s, "epoch": last["epoch"], "auroc": last[f"monitor_auroc_{s}"],
             "auprc": last[f"monitor_auprc_{s}"]} for s in SCORES + EXTRA_SCORES if f"monitor_auroc_{s}" in last]
-    # highest validation AUROC; on ties the latest epoch (a small validation set saturates at AUROC 1 early
-    # in training, and the earliest of the tied epochs is then the least trained network)
-    best = max(((h[f"val_auroc_{s}"], h["epoch"], s, h) for h in history for s in SCORES), key=lambda t: t[:2])
-    _, _, s, h = best
+    s, epoch = select(history, "auto", "best_val")        # the paper's rule, as the detector applies it
+    h = next(h for h in history if h["epoch"] == epoch)
     out.append({"rule": "val/auto", "score": s, "epoch": h["epoch"], "auroc": h[f"monitor_auroc_{s}"],
                 "auprc": h[f"monitor_auprc_{s}"]})
     return out
@@ -281,9 +280,7 @@ def rows_from_epochs(history: list[dict], test: dict[int, tuple[float, float]]) 
     missing = sorted({int(h["epoch"]) for h in history} - set(test))
     if missing:
         raise ValueError(f"no test AUROC was recorded for epochs {missing}")
-    last = int(history[-1]["epoch"])
-    # highest validation AUROC; on ties the latest epoch (as rows_from_history)
-    best = int(max(history, key=lambda h: (h["val_auroc"], h["epoch"]))["epoch"])
+    last, best = int(history[-1]["epoch"]), best_epoch(history)    # on ties the latest epoch, as select
     return [{"rule": rule, "score": "", "epoch": e, "auroc": test[e][0], "auprc": test[e][1]}
             for rule, e in zip(BASELINE_RULES, (last, best))]
 
