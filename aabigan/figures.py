@@ -11,7 +11,7 @@
 
 Every function returns a ``matplotlib.figure.Figure`` built without ``pyplot`` (no global state, no
 ``show()``; works under the ``Agg`` backend).  A figure drawn from result rows names their selection rule
-and profile in its title, and a figure of several panels has one legend, outside the panels.  Images are arrays (n, C, 32, 32), C = 1 or 3, in [0, 1].
+and profile in its title; Figs. 2 and 3 and the ODDS figures have one legend, outside the panels.  Images are arrays (n, C, 32, 32), C = 1 or 3, in [0, 1].
 Kinds follow :class:`aabigan.data.Split`: 0 normal, 1 anomaly of a collected (seen) class, 2 novel anomaly.
 """
 from __future__ import annotations
