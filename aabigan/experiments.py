@@ -35,87 +35,21 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from types import MappingProxyType
-from typing import Callable, Iterable
+from typing import Iterable
 
 from . import __version__
 from .data import IMAGE_DATASETS, ODDS_DATASETS, canonical_name, make_split
 from .detector import AABiGAN, ShortFitWarning
-from .profiles import RUNNER_BASE_SETTINGS, get_profile
+from .methods import BUILT_IN_METHODS, METHODS, Method, register_method
+from .profiles import get_profile
 from .provenance import commit as _commit, device_name as _device_name
 from .scores import EXTRA_SCORES, SCORES, auprc, auroc
-from .selection import best_epoch, select
+from .selection import BASELINE_RULES, FIXED_RULES, RULES, best_epoch, select
 from .store import CURVE_FIELDS, CURVE_SCHEMA, ROW_FIELDS, RUN_SCHEMA, ResultsFile, complete_keys, read_rows
 from .validation import check_fraction, check_integer
 
-__all__ = ["METHODS", "RULES", "BASELINE_RULES", "FIXED_RULES", "rows_from_epochs", "REPORTS", "RunConfig", "run_one", "load_or_train", "figure_models", "run_grid", "dask_executor", "pending",
+__all__ = ["METHODS", "Method", "register_method", "RULES", "BASELINE_RULES", "FIXED_RULES", "rows_from_epochs", "REPORTS", "RunConfig", "run_one", "load_or_train", "figure_models", "run_grid", "dask_executor", "pending",
            "expected_rules", "read_rows", "grid", "GRIDS", "ROW_FIELDS", "rows_from_history"]
-
-
-# ------------------------------------------------------------------------------------------ methods
-@dataclass(frozen=True)
-class Method:
-    """How a named method is built and trained.  ``uses_labels``: whether collected anomalies are used.
-
-    How a run is reported (:attr:`rules`): ``per_epoch``, AA-BiGAN's detector, whose ``fit`` scores the
-    validation and test sets per epoch and score (:data:`RULES`); ``by_epoch``, an estimator that trains by
-    epochs behind the baselines' hook ``fit(X, y, eval_set, callbacks)`` (:data:`BASELINE_RULES`); neither, a
-    method reported once after training (:data:`FIXED_RULES`).
-
-    ``resolve(settings)`` gives the estimator's own parameters that a config's settings (written in
-    AA-BiGAN's terms: ``epochs``, ``width``, ...) set -- what the method really runs, and what its rows
-    record; it raises ValueError for a name the method does not know.  ``None``: the settings as given."""
-
-    name: str
-    display: str               # the name the paper's tables print
-    build: Callable[[dict], object]
-    uses_labels: bool
-    per_epoch: bool            # reports under the epoch/score rules (a GAN) or once ("fixed")
-    resolve: Callable[[dict], dict] | None = None
-    by_epoch: bool = False     # a baseline that trains by epochs: reported under BASELINE_RULES
-
-    @property
-    def rules(self) -> tuple[str, ...]:
-        """The selection rules a finished run of this method has a row for."""
-        return RULES if self.per_epoch else BASELINE_RULES if self.by_epoch else FIXED_RULES
-
-    def params(self, settings: dict) -> dict:
-        """The parameters the estimator is built with from ``settings`` (see the class docstring)."""
-        return dict(settings) if self.resolve is None else self.resolve(dict(settings))
-
-    def takes(self, name: str, value) -> bool:
-        """Whether a setting ``name`` changes what this method runs (False: an AA-BiGAN setting it lacks)."""
-        return name in self.params({name: value})
-
-
-_AABIGAN_PARAMS = frozenset(AABiGAN().get_params())
-
-
-def _aabigan_params(settings: dict) -> dict:
-    unknown = sorted(set(settings) - _AABIGAN_PARAMS)
-    if unknown:
-        raise ValueError(f"AABiGAN has no setting {', '.join(map(repr, unknown))}; its settings: "
-                         f"{', '.join(sorted(_AABIGAN_PARAMS))}")
-    return settings
-
-
-def _aabigan(settings: dict) -> AABiGAN:
-    """AA-BiGAN from a profile's settings, on top of :data:`aabigan.profiles.RUNNER_BASE_SETTINGS` (the
-    detector's defaults when the profiles were written, so that a later change of a default does not change
-    what a profile's config runs under its hash)."""
-    return AABiGAN(**{**RUNNER_BASE_SETTINGS, **_aabigan_params(settings)})
-
-
-METHODS: dict[str, Method] = {
-    "aabigan": Method("aabigan", "AA-BiGAN", _aabigan, uses_labels=True, per_epoch=True, resolve=_aabigan_params),
-    # the same network and objective without the collected anomalies (the unsupervised reading, gamma_l = 0)
-    "aabigan-unsup": Method("aabigan-unsup", "AA-BiGAN without collected anomalies", _aabigan,
-                            uses_labels=False, per_epoch=True, resolve=_aabigan_params),
-}
-
-
-def register_method(method: Method) -> None:
-    """Make a method available to configs and grids by name."""
-    METHODS[method.name] = method
 
 
 # ------------------------------------------------------------------------------------------- config
@@ -245,18 +179,6 @@ class RunConfig:
 
 
 # ------------------------------------------------------------------------------------------ one run
-#: the selection rules of AA-BiGAN (a method reported per epoch and score): label-free last epoch with a fixed
-#: score, and the paper's choice of epoch and score on the validation split
-RULES = tuple(f"last/{s}" for s in SCORES) + ("val/auto",)
-#: the selection rules of a baseline that trains by epochs (:attr:`Method.by_epoch`), the same two kinds:
-#: ``last``, the networks after the last epoch, label-free (the number its ``fixed`` row reported before these
-#: rules existed); ``val/epoch``, the test AUROC at the epoch with the best validation AUROC (the latest epoch
-#: among ties, as ``val/auto``).  The test AUROC of every epoch is recorded by the runner's callback and is
-#: never used for a choice.
-BASELINE_RULES = ("last", "val/epoch")
-#: a method without training epochs (OCSVM, SSAD, AAD): one row, its score after training -- label-free, and
-#: the row both kinds of table take for it
-FIXED_RULES = ("fixed",)
 
 
 def rows_from_history(history: list[dict]) -> list[dict]:
@@ -403,7 +325,7 @@ def load_or_train(cfg: RunConfig, path) -> AABiGAN:
     commit, device: the columns of a result row), returned as the detector's ``saved_info_``; a saved file
     whose config differs from ``cfg`` is an error, not a silent substitute."""
     path = Path(path)
-    if METHODS[cfg.method].build is not _aabigan:
+    if not METHODS[cfg.method].is_aabigan:
         raise ValueError(f"load_or_train keeps AA-BiGAN detectors; {cfg.method!r} is not one")
     if path.is_file():
         det = AABiGAN.load(path)
@@ -465,7 +387,7 @@ def run_one(cfg: RunConfig, report: str = "rules") -> list[dict]:
 def _stack_key(cfg: RunConfig):
     """Configs with equal keys can be trained as one stack of AA-BiGAN runs (:mod:`aabigan.stacked`): the seeds
     of a tabular cell, or the class pairs (and seeds) of an image cell."""
-    if METHODS[cfg.method].build is not _aabigan:
+    if not METHODS[cfg.method].is_aabigan:
         return None
     if cfg.family == "tabular":
         return (cfg.dataset, cfg.method, cfg.normal_class, cfg.known_classes, cfg.gamma_l, cfg.gamma_p, cfg.profile,
@@ -666,8 +588,7 @@ def run_grid(configs: Iterable[RunConfig], out, progress: bool = True, stack: in
             from tqdm.auto import tqdm
             bar = tqdm(total=len(configs), initial=counts["done_before"], desc=f"runs -> {out.name}", unit="run")
         if workers > 1 or executor is not None:
-            unknown = sorted({c.method for c in todo
-                              if getattr(METHODS[c.method].build, "__module__", "").split(".")[0] != "aabigan"})
+            unknown = sorted({c.method for c in todo if c.method not in BUILT_IN_METHODS})
             if unknown:
                 raise ValueError(f"methods {unknown} were registered at run time; worker processes cannot see "
                                  "them (use workers=1)")
@@ -824,5 +745,3 @@ def grid(name: str, profile: str | None = None, datasets=None, methods=None, see
 
 
 GRIDS = ("table1", "table2", "table5", "table6", "table7", "table8", "gamma_sweep", "convergence", "ablations")
-
-from . import baselines as _baselines  # noqa: E402,F401  (registers the baselines)

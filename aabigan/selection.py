@@ -17,9 +17,23 @@ from __future__ import annotations
 
 from .scores import SCORES
 
-__all__ = ["best_epoch", "select", "EPOCH_RULES"]
+__all__ = ["best_epoch", "select", "EPOCH_RULES", "RULES", "BASELINE_RULES", "FIXED_RULES"]
 
 EPOCH_RULES = ("last", "best_val")
+
+# The rules a result row is reported under (its ``rule`` column):
+#: the selection rules of AA-BiGAN (a method reported per epoch and score): label-free last epoch with a fixed
+#: score, and the paper's choice of epoch and score on the validation split
+RULES = tuple(f"last/{s}" for s in SCORES) + ("val/auto",)
+#: the selection rules of a baseline that trains by epochs (:attr:`Method.by_epoch`), the same two kinds:
+#: ``last``, the networks after the last epoch, label-free (the number its ``fixed`` row reported before these
+#: rules existed); ``val/epoch``, the test AUROC at the epoch with the best validation AUROC (the latest epoch
+#: among ties, as ``val/auto``).  The test AUROC of every epoch is recorded by the runner's callback and is
+#: never used for a choice.
+BASELINE_RULES = ("last", "val/epoch")
+#: a method without training epochs (OCSVM, SSAD, AAD): one row, its score after training -- label-free, and
+#: the row both kinds of table take for it
+FIXED_RULES = ("fixed",)
 
 
 def _check(history, keys) -> None:

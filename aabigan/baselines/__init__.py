@@ -18,9 +18,9 @@
 | :class:`AAD` | AAD | yes |
 
 Each class's docstring says what it assumes, how it uses the collected anomalies and where it differs
-from the original.  Importing this package registers them with the experiment runner under the names
-``ocsvm``, ``ocsvm-hybrid``, ``deepsvdd``, ``deepsad``, ``cae``, ``alad``, ``ssad``, ``ssad-hybrid``,
-``ssdgm``, ``supervised``, ``nda``, ``aad`` (see :mod:`aabigan.baselines.registry`).
+from the original.  The experiment runner knows them as the methods ``ocsvm``, ``ocsvm-hybrid``,
+``deepsvdd``, ``deepsad``, ``cae``, ``alad``, ``ssad``, ``ssad-hybrid``, ``ssdgm``, ``supervised``, ``nda``,
+``aad`` (:mod:`aabigan.methods`); the estimators import nothing of the runner.
 """
 from ._base import BaseDetector
 from .aad import AAD
@@ -34,5 +34,3 @@ from .supervised import SupervisedClassifier
 
 __all__ = ["BaseDetector", "OCSVM", "SSAD", "DeepSVDD", "DeepSAD", "CAE", "ALAD", "SSDGM", "SupervisedClassifier",
            "NDA", "AAD"]
-
-from . import registry  # noqa: E402,F401  (registers the methods with aabigan.experiments)
