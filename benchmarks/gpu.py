@@ -10,7 +10,9 @@ It prints as it goes and writes, under ``--out``:
   architecture (``dcgan`` on 3x32x32 as the data loader gives MNIST, ``authors`` on their 1x32x32) at the
   paper profile's width 64 and batch 200 + 50: the step time of one run alone and of R = 1, 10, 45, 90 runs
   stacked (:mod:`aabigan.stacked`), images/s, the FLOPs of a step counted by ``torch.utils.flop_counter``,
-  the achieved TFLOP/s against the device's peak, and the peak GPU memory;
+  the achieved TFLOP/s against the device's peak, and the peak GPU memory; at R = 10 the step under bfloat16
+  autocast (``amp``) and, while more than 300 s are left, under ``torch.compile`` (``compile``; its first
+  epoch holds the compilation);
 * ``gpu-rows.csv``: result rows of one paper-profile slice -- Table 1's MNIST cell gamma_l = 0.05, as many
   (normal, collected) pairs as fit in the time left, the nine pairs of one normal class trained as one stack
   (their data sizes agree) -- with the device in their provenance, as the grid runner writes them.
@@ -58,9 +60,9 @@ SPEC_PEAKS = (
 #: the two settings: the real check, and a run of every code path in seconds on a CPU
 SETTINGS = {
     "full": dict(runs=(1, 10, 45, 90), width=64, batch=200, neg_batch=50, warmup=3, steps=8, matmul_n=8192,
-                 profile="paper", pairs=None),
+                 profile="paper", pairs=None, compile=True),
     "tiny": dict(runs=(1, 2), width=4, batch=8, neg_batch=2, warmup=1, steps=2, matmul_n=256,
-                 profile="smoke", pairs=((0, 1), (0, 2))),
+                 profile="smoke", pairs=((0, 1), (0, 2)), compile=False),
 }
 #: architecture -> the image shape it is timed on (our MNIST tensors have 3 channels; the authors' 1)
 ARCH_SHAPES = {"dcgan": (3, 32, 32), "authors": (1, 32, 32)}
@@ -152,7 +154,8 @@ def count_flops(arch, shape, width, batch, neg_batch, runs, stacked, device) -> 
     return float(fc.get_total_flops())
 
 
-def time_steps(arch, shape, width, batch, neg_batch, runs, stacked, device, warmup, steps, amp=False) -> dict:
+def time_steps(arch, shape, width, batch, neg_batch, runs, stacked, device, warmup, steps, amp=False,
+               compile=False) -> dict:
     """Median seconds of one training step (``runs`` runs stacked, or one run alone), images/s, peak memory.
 
     Synthetic data on the device; ``train`` as the runner calls it, so the per-run random draws on the host are
@@ -161,7 +164,7 @@ def time_steps(arch, shape, width, batch, neg_batch, runs, stacked, device, warm
     n = batch * max(warmup, steps)
     X, Xn = _data(shape, runs, n, 2 * neg_batch, stacked, device)
     gens = [torch.Generator().manual_seed(r) for r in range(runs)] if stacked else torch.Generator().manual_seed(0)
-    cfg = TrainConfig(objective="aa", epochs=2, batch_size=batch, neg_batch_size=neg_batch, amp=amp)
+    cfg = TrainConfig(objective="aa", epochs=2, batch_size=batch, neg_batch_size=neg_batch, amp=amp, compile=compile)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     stamps = []
@@ -238,6 +241,17 @@ def step_times(device, s: dict, archs, budget: float, peak: dict | None) -> dict
                 say(f"{arch} R={R} bf16 autocast: {1000 * t['step_s']:.1f} ms/step")
             except Exception as exc:      # noqa: BLE001
                 rep["amp_bf16"] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+        if s["compile"] and left(budget) > 300:    # only when the result rows keep minutes after it
+            try:          # torch.compile of the training forward passes at the same stack size; the first
+                R = min(10, s["runs"][-1])   # (warm-up) epoch holds the compilation
+                t = time_steps(runs=R, stacked=R > 1, warmup=s["warmup"], steps=s["steps"], compile=True, **kw)
+                t["achieved_tflops"] = round(R * rep["flops_per_step_single"] / t["step_s"] / 1e12, 3)
+                rep["compile"] = {"runs": R, **t}
+                say(f"{arch} R={R} torch.compile: {1000 * t['step_s']:.1f} ms/step "
+                    f"(first epoch, with the compilation, {t['first_epoch_s']:.1f} s)")
+            except Exception as exc:      # noqa: BLE001
+                rep["compile"] = {"error": f"{type(exc).__name__}: {exc}"[:300]}
+                say(arch, "torch.compile:", rep["compile"]["error"])
         report[arch] = rep
     return report
 
@@ -353,6 +367,8 @@ def main(argv=None) -> int:
     ap.add_argument("--neg-batch", type=int, default=None)
     ap.add_argument("--steps", type=int, default=None, help="timed steps per measurement")
     ap.add_argument("--no-rows", action="store_true", help="time only; train no result rows")
+    ap.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
+                    help="also time torch.compile at R = 10 (default: on, off with --tiny)")
     args = ap.parse_args(argv)
     global T0
     T0 = time.perf_counter()          # the budget counts from here
@@ -362,6 +378,8 @@ def main(argv=None) -> int:
             s[k] = getattr(args, k)
     if args.runs:
         s["runs"] = tuple(int(r) for r in args.runs.split(","))
+    if args.compile is not None:
+        s["compile"] = args.compile
     budget = args.budget_s if args.budget_s is not None else (120.0 if args.tiny else 450.0)
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     out = Path(args.out)
