@@ -69,9 +69,10 @@ PROFILES = MappingProxyType({
         split_image=dict(max_train_normal=1000, max_eval=2000),
         pairs="ring", n_seeds_tabular=10),
     "paper": Profile(
-        "paper", "the paper's protocol: all 90 class pairs, full data, DCGAN width 64, batch 200 + 50, "
-                 "200 epochs (MNIST, F-MNIST) / 1000 (CIFAR-10); ODDS: 200 epochs and at least 5000 steps "
-                 "(the paper states no ODDS schedule); for a GPU",
+        "paper", "the paper's protocol: all 90 class pairs, full data, DCGAN width 64 (the networks the "
+                 "paper's text describes; the authors' code ran thinner ones, an option: --set arch=authors), "
+                 "batch 200 + 50, 200 epochs (MNIST, F-MNIST) / 1000 (CIFAR-10); ODDS: 200 epochs and at least "
+                 "5000 steps (the paper states no ODDS schedule); for a GPU",
         tabular=dict(epochs=200, min_steps=5000, batch_size=128),
         image=dict(epochs=200, batch_size=200, neg_batch_size=50, width=64),
         image_epochs={"cifar10": 1000},
