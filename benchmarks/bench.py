@@ -29,7 +29,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from aabigan import __version__  # noqa: E402
-from aabigan.experiments import RunConfig, _cpu_model, grid, run_grid, run_one, run_stacked  # noqa: E402
+from aabigan.experiments import RunConfig, grid, run_grid, run_one, run_stacked  # noqa: E402
+from aabigan.provenance import cpu_model  # noqa: E402
 from aabigan.nets import build_networks  # noqa: E402
 from aabigan.profiles import get_profile  # noqa: E402
 from aabigan.trainer import TrainConfig, train  # noqa: E402
@@ -210,7 +211,7 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     os.environ.setdefault("AABIGAN_DATA", str(HERE.parents[1] / "shared" / "data"))
     devices = [torch.device("cpu")] + ([torch.device("cuda")] if torch.cuda.is_available() else [])
-    rep = {"hardware": f"{_cpu_model()}, {os.cpu_count()} cores"
+    rep = {"hardware": f"{cpu_model()}, {os.cpu_count()} cores"
                        + (f", {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ""),
            "torch": torch.__version__, "aabigan": __version__, "threads": args.threads,
            "load_average_at_start": list(os.getloadavg()),
