@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 
 __all__ = ["KINDS", "FIXED", "fig_auroc_vs", "reconstruction_errors_by_kind", "fig_error_boxplots",
            "fig_reconstructions", "fig_samples", "image_grid", "fig_odds_runs", "fig_gamma_sweep", "curves",
-           "plateau_step", "at_step", "largest_dip", "fig_learning_curves"]
+           "plateau_step", "at_step", "largest_dip", "fig_learning_curves", "shortfall_at", "cheapest_steps"]
 
 #: kind -> (label, colour) for the figures of this module (colours as in :mod:`aabigan.plotting`)
 KINDS = {0: ("normal", "#1f77b4"), 1: ("seen anomaly", "#d62728"), 2: ("novel anomaly", "#ff7f0e")}
@@ -478,3 +478,25 @@ def largest_dip(auroc: np.ndarray) -> float:
     """How far a curve falls below its best reading so far, at the worst (0 for a curve that never falls)."""
     auroc = np.asarray(auroc, float)
     return float(np.max(np.maximum.accumulate(auroc) - auroc))
+
+
+def shortfall_at(runs: Mapping[tuple, Mapping[str, np.ndarray]], step: int,
+                 key: str = "val_auroc_reconstruction", tail: int = 5) -> np.ndarray:
+    """For each run of :func:`curves`: how far below its plateau (the median of its last ``tail`` readings) the
+    curve ``key`` reads at ``step`` (:func:`at_step`), in points; negative where it reads above."""
+    return np.array([float(np.median(r[key][-tail:])) - at_step(r, key, step) for r in runs.values()])
+
+
+def cheapest_steps(runs: Mapping[tuple, Mapping[str, np.ndarray]], within: float = 1.0,
+                   key: str = "val_auroc_reconstruction") -> int:
+    """The fewest training steps, among those the runs recorded, from which on the *median* run reads within
+    ``within`` points of its plateau (:func:`shortfall_at`) at every recorded step -- a noisy median that dips
+    inside once and leaves again does not count (as :func:`plateau_step` for one curve).  The schedule issue 13
+    asks the ``cpu`` profile to take from the learning-curve study; ValueError without runs."""
+    if not runs:
+        raise ValueError("no learning curves to choose a schedule from")
+    candidates = sorted({int(s) for r in runs.values() for s in r["steps"]})
+    inside = [np.median(shortfall_at(runs, s, key)) <= within for s in candidates]
+    outside = [i for i, ok in enumerate(inside) if not ok]
+    return candidates[min(outside[-1] + 1, len(candidates) - 1)] if outside else candidates[0]
+

@@ -366,3 +366,20 @@ def test_error_boxplots_share_one_y_axis_by_default():
     assert fig.get_suptitle() == "profile cpu"
     a, b = fig_error_boxplots(errs, sharey=False).axes
     assert not a.get_shared_y_axes().joined(a, b)
+
+
+def test_cheapest_steps_is_the_first_step_where_the_median_run_is_near_its_plateau():
+    from aabigan.figures import cheapest_steps, shortfall_at
+
+    steps = np.arange(1, 11) * 100
+    runs = {("a", 0, 16): {"steps": steps, "v": np.r_[50, 60, 70, 80, 90, 95, 95, 95, 95, 95.0]},
+            ("a", 1, 16): {"steps": steps, "v": np.r_[50, 95, 95, 95, 95, 95, 95, 95, 95, 95.0]},
+            ("a", 2, 16): {"steps": steps, "v": np.r_[50, 60, 94.5, 95, 95, 95, 95, 95, 95, 95.0]}}
+    np.testing.assert_allclose(shortfall_at(runs, 300, "v"), [25, 0, 0.5])
+    assert cheapest_steps(runs, 1.0, "v") == 300       # two of three within a point from 300 steps on
+    assert cheapest_steps(runs, 0.1, "v") == 400
+    runs[("a", 1, 16)]["v"] = np.r_[50, 95, 95, 80, 95, 95, 95, 95, 95, 95.0]   # dips out again at 400
+    runs[("a", 2, 16)]["v"] = np.r_[50, 60, 94.5, 80, 95, 95, 95, 95, 95, 95.0]
+    assert cheapest_steps(runs, 1.0, "v") == 500
+    with pytest.raises(ValueError, match="no learning curves"):
+        cheapest_steps({}, 1.0, "v")
