@@ -41,6 +41,7 @@ from . import __version__
 from .data import IMAGE_DATASETS, ODDS_DATASETS, canonical_name, make_split
 from .detector import AABiGAN, ShortFitWarning
 from .methods import BUILT_IN_METHODS, METHODS, Method, register_method
+from .paper_tables import TABLE_CELLS
 from .profiles import get_profile
 from .provenance import commit as _commit, device_name as _device_name
 from .scores import EXTRA_SCORES, SCORES, auprc, auroc
@@ -731,17 +732,12 @@ def grid(name: str, profile: str | None = None, datasets=None, methods=None, see
     if name == "gamma_sweep":
         return _grid_odds(profile, datasets, methods, seeds, gamma_ls=(0.0, 0.005, 0.01, 0.05, 0.1),
                           default=("aabigan", "deepsad", "supervised", "ssad-hybrid"))
-    cells = {
-        "table1": [(g, 0.0, 1, ()) for g in (0.0, 0.01, 0.05, 0.1, 0.2)],
-        "table6": [(0.05, p, 1, ()) for p in (0.0, 0.01, 0.05, 0.1, 0.2)],
-        "table7": [(0.05 if k else 0.0, 0.1, k, ()) for k in (0, 1, 2, 3, 5)],
-        "table5": [(0.05, p, 1, (("c", c),)) for c in (0.25, 0.4, 0.6, 0.75) for p in (0.0, 0.1)],
-    }
-    if name not in cells:
+    if name not in GRIDS or name not in TABLE_CELLS:
         raise ValueError(f"unknown grid {name!r}; choose one of {', '.join(GRIDS)}")
     if name == "table5":
         datasets = datasets or ["fmnist"]
-    return _grid_images(profile, datasets, methods, pairs, cells[name], seeds)
+    cells = [(c.gamma_l, c.gamma_p, c.k_l, c.overrides()) for c in TABLE_CELLS[name]]    # aabigan.paper_tables
+    return _grid_images(profile, datasets, methods, pairs, cells, seeds)
 
 
 GRIDS = ("table1", "table2", "table5", "table6", "table7", "table8", "gamma_sweep", "convergence", "ablations")

@@ -21,6 +21,8 @@ from typing import Mapping, Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
+from .paper_tables import fixed_along
+
 __all__ = ["KINDS", "FIXED", "fig_auroc_vs", "reconstruction_errors_by_kind", "fig_error_boxplots",
            "fig_reconstructions", "fig_samples", "image_grid", "fig_odds_runs", "fig_gamma_sweep", "curves",
            "plateau_step", "at_step", "largest_dip", "fig_learning_curves", "shortfall_at", "cheapest_steps"]
@@ -33,8 +35,9 @@ _X_AXES = {
     "k_l": ("table7", "number of collected anomaly classes $k_l$"),
 }
 
-#: the settings held fixed along each x axis (Fig. 2: gamma_l = 0.05; Fig. 3: gamma_p = 0.1)
-FIXED = {"gamma_p": {"gamma_l": 0.05}, "k_l": {"gamma_p": 0.1}}
+#: the settings held fixed along each x axis: what the cells of Table 6 (Fig. 2: gamma_l = 0.05, k_l = 1) and of
+#: Table 7 (Fig. 3: gamma_p = 0.1) share (:func:`aabigan.paper_tables.fixed_along`)
+FIXED = {"gamma_p": fixed_along("table6"), "k_l": fixed_along("table7")}
 
 
 def _panels(n: int, width: float, height: float, ncols: int | None = None, sharey: bool = False):

@@ -19,21 +19,11 @@ import numpy as np
 
 from .data import DISPLAY_NAMES
 from .experiments import METHODS, read_rows
+from .paper_tables import TABLE_KEYS, holds
 from .store import check_unique
 
 __all__ = ["summarise", "paper_table", "compare", "compare_selection", "selection_rules", "SELECTIONS", "in_table",
            "to_markdown", "to_wide", "caption", "MARKERS", "paper_dir", "TABLE_KEYS", "run_time", "versus_paper"]
-
-#: the columns that identify a cell of each paper table
-TABLE_KEYS = {
-    "table1": ("dataset", "gamma_l", "method"),
-    "table2": ("dataset", "method"),
-    "table8": ("dataset", "method"),
-    "table5": ("c", "gamma_l", "gamma_p"),
-    "table6": ("dataset", "gamma_p", "method"),
-    "table7": ("dataset", "k_l", "method"),
-}
-
 
 def paper_dir() -> Path:
     """The paper's tables: ``paper/`` of :func:`aabigan.paths.results_dir` (``$AABIGAN_RESULTS``, else this
@@ -59,34 +49,10 @@ def _norm(key: str, value) -> str:
     return str(value)
 
 
-def _overrides_c(row: Mapping) -> bool:
-    return "c" in json.loads(row.get("settings") or "{}")
-
-
 def in_table(name: str, row: Mapping) -> bool:
-    """Whether a result row belongs to the grid of paper table ``name`` (:func:`aabigan.experiments.grid`).
-
-    One results file may hold several grids whose keys overlap -- Table 6's gamma_p = 0 cell is Table 1's
-    gamma_l = 0.05 cell, Table 7's k_l = 1 cell is Table 6's gamma_p = 0.1 cell, and Table 5's rows differ
-    from them only by an explicit ``c`` -- so each table reads its own rows: Table 1 gamma_p = 0, k_l <= 1;
-    Table 6 gamma_l = 0.05, k_l = 1; Table 7 gamma_p = 0.1 (k_l = 0 exactly when gamma_l = 0); Table 5 the
-    runs with ``c`` set, gamma_l = 0.05, k_l = 1; Tables 2 and 8 gamma_l = 0.01, gamma_p = 0.  Only Table 5
-    takes runs that set ``c``."""
-    if name not in TABLE_KEYS:
-        raise ValueError(f"unknown table {name!r}; choose one of {', '.join(TABLE_KEYS)}")
-    g, p = float(row["gamma_l"]), float(row["gamma_p"])
-    k = int(row.get("k_l") or 0)
-    if _overrides_c(row) != (name == "table5"):
-        return False
-    if name == "table1":
-        return p == 0 and k <= 1
-    if name == "table6":
-        return np.isclose(g, 0.05) and k == 1
-    if name == "table7":
-        return np.isclose(p, 0.1) and (k == 0) == (g == 0)
-    if name == "table5":
-        return np.isclose(g, 0.05) and k == 1
-    return np.isclose(g, 0.01) and p == 0          # table2, table8
+    """Whether a result row belongs to one of the cells of paper table ``name`` (:mod:`aabigan.paper_tables`,
+    the spec the grids are built from).  A row can belong to several tables: their cells overlap."""
+    return holds(name, row)
 
 
 def _cell_value(row: dict, key: str):
