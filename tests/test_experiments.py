@@ -527,3 +527,15 @@ def test_image_grid_stacks_the_pairs_of_a_cell_and_gives_the_rows_of_one_at_a_ti
     # grouped convolutions sum in another order: the weights agree to float noise (tests/test_stacked.py checks
     # them), which can swap the rank of a close pair of test images -- an AUROC step far below 1e-3
     np.testing.assert_allclose([float(r["auroc"]) for r in a], [float(r["auroc"]) for r in b], atol=1e-3)
+
+
+def test_cli_table_shows_tables_2_and_8_under_both_rules(capsys):
+    from aabigan.paths import results_dir
+
+    files = [str(results_dir() / n) for n in ("odds-cpu.csv", "odds-baselines-cpu.csv")]
+    assert main(["table", "table2", *files, "--profile", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "label-free / validation" in out and "Deep SAD" in out and any(m in out for m in "▲≈▼")
+    assert main(["table", "table2", *files, "--profile", "cpu", "--long"]) == 0
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("| Thyroid | AA-BiGAN |")]
+    assert len(lines) == 1 and lines[0].count("±") == 3          # label-free, validation, paper
