@@ -32,14 +32,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator
-from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
 
+from .base import BaseDetector, NotFittedError, resolve_device
 from .nets import ARCHS, build_networks, eval_mode
-from .scores import EXTRA_SCORES, SCORES, auprc, auroc, compute_scores
+from .scores import EXTRA_SCORES, SCORES, auroc, compute_scores
 from .selection import EPOCH_RULES, select
 from .trainer import OBJECTIVES, TrainConfig, train
-from .validation import check_X, check_y, check_fraction
+from .validation import check_fraction, check_integer, check_X
 
 __all__ = ["AABiGAN", "fit_stacked", "resolve_device", "NotFittedError", "ShortFitWarning",
            "DEFAULT_EPOCHS", "DEFAULT_MIN_STEPS", "SHORT_FIT_STEPS"]
@@ -57,11 +56,6 @@ SHORT_FIT_STEPS = 1000
 _MAX_SEED = 2**32 - 1          # numpy's and scikit-learn's seed range
 
 
-class NotFittedError(_SklearnNotFittedError, RuntimeError):
-    """The detector is used before ``fit``: scikit-learn's ``NotFittedError`` (a ValueError and an
-    AttributeError); also a RuntimeError, which this package raised before, so old handlers keep working."""
-
-
 class ShortFitWarning(UserWarning):
     """A fit trains too few steps for its scores to mean much (see ``SHORT_FIT_STEPS``)."""
 
@@ -74,11 +68,7 @@ def _integer(value, name: str, low: int, high: int | None = None, none_ok: bool 
         return None
     what = f"{'None or ' if none_ok else ''}an integer of at least {low}" if high is None else \
         f"{'None or ' if none_ok else ''}an integer in [{low}, {high}]"
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be {what}, got {value!r}")
-    if value < low or (high is not None and value > high):
-        raise ValueError(f"{name} must be {what}, got {value!r}")
-    return int(value)
+    return check_integer(value, name, low, high, what=what)
 
 
 def _real(value, name: str, none_ok: bool = False) -> float | None:
@@ -105,18 +95,8 @@ def _plain(value):
     raise TypeError(f"cannot save a parameter of type {type(value).__name__}")
 
 
-def resolve_device(device: str | None) -> torch.device:
-    """``None`` or ``"auto"``: CUDA when present, else the CPU; otherwise the named device."""
-    if device in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} was asked for, but CUDA is not available here")
-    return dev
-
-
-class AABiGAN(BaseEstimator):
-    """Anomaly-aware bidirectional GAN (Tian, Su & Yin, IJCAI 2022).
+class AABiGAN(BaseDetector):
+    """Anomaly-aware bidirectional GAN (Tian, Su & Yin, IJCAI 2022), a :class:`aabigan.base.BaseDetector`.
 
     Parameters
     ----------
@@ -157,7 +137,23 @@ class AABiGAN(BaseEstimator):
     random_state : int seed (0 to 2**32 - 1) or None; fixes initialisation, shuffling and latent draws (on
         the CPU).
     verbose : show a progress bar while training.
+
+    ``fit(X, y, eval_set=None, callbacks=())`` follows the contract of :mod:`aabigan.base`: after every epoch
+    the validation AUROC of each score goes into ``history_`` (``val_auroc_reconstruction``, ...), and each
+    callback is called as ``callback(epoch, detector)``; there ``detector.score_samples_all(X)`` (and
+    ``decision_function``, unless ``score="auto"``, which chooses only after the last epoch) score with that
+    epoch's networks.  Callbacks cannot change the fit.
     """
+
+    trains_by_epochs = True
+    #: AA-BiGAN checks every parameter itself (``epochs=None`` is allowed, ``batch_size`` is at least 2, ...)
+    param_checks: dict = {}
+    _fit_state = BaseDetector._fit_state + ("_best", "_val_scores")
+
+    @property
+    def uses_labels(self) -> bool:
+        """Only the AA objective trains on the collected anomalies; "lsgan" and "bigan" leave them out."""
+        return self.objective == "aa"
 
     def __init__(self, objective="aa", epochs=None, min_steps=None, batch_size=128, neg_batch_size=None, lr_ge=1e-4,
                  lr_d=2.5e-5, betas=(0.5, 0.999), lr_step_every=None, lr_step_gamma=0.98, a=1.0, b=0.0, c=None, neg_target=None, pair_disc=True, recon_weight=1.0,
@@ -196,8 +192,8 @@ class AABiGAN(BaseEstimator):
         self.verbose = verbose
 
     # ----------------------------------------------------------------------------------- helpers
-    def _check_params(self) -> None:
-        """Every parameter, checked in ``fit`` (scikit-learn: ``__init__`` only stores them)."""
+    def _check_settings(self) -> None:
+        """Every parameter but the selection rule (also checked when a saved detector is loaded)."""
         _choice(self.objective, "objective", OBJECTIVES)
         _integer(self.epochs, "epochs", 1, none_ok=True)
         _integer(self.min_steps, "min_steps", 0, none_ok=True)
@@ -252,8 +248,10 @@ class AABiGAN(BaseEstimator):
                            ema_decay=None if self.ema_decay is None else float(self.ema_decay),
                            amp=bool(self.amp), compile=bool(self.compile))
 
-    def _check_rules(self, has_eval: bool) -> None:
-        self._check_params()
+    def _check_params(self) -> None:
+        """Every parameter, checked in ``fit`` (scikit-learn: ``__init__`` only stores them)."""
+        self._check_settings()
+        has_eval = getattr(self, "_eval_set", None) is not None
         _choice(self.score, "score", SCORE_RULES)
         _choice(self.epoch_rule, "epoch_rule", EPOCH_RULES)
         if self.score == "features" and not self.pair_disc:
@@ -261,96 +259,52 @@ class AABiGAN(BaseEstimator):
         if (self.score == "auto" or self.epoch_rule == "best_val") and not has_eval:
             raise ValueError(f"score={self.score!r} with epoch_rule={self.epoch_rule!r} chooses with labels: "
                              "pass a labelled validation set, fit(X, y, eval_set=(X_val, y_val))")
-        check_fraction(self.contamination, "contamination", 0.0, 0.5)
 
-    def _warn_if_short(self, cfg: TrainConfig, n_normal: int) -> None:
+    def _warn_if_short(self, cfg: TrainConfig, n_normal: int, stacklevel: int = 5) -> None:
+        """``stacklevel``: the frames up to the user's call (fit -> BaseDetector.fit -> _fit -> here)."""
         steps = cfg.total_steps(n_normal)
         if steps < SHORT_FIT_STEPS:
             warnings.warn(
                 f"this fit trains only {steps} steps ({cfg.epochs_for(cfg.steps_per_epoch(n_normal))} epochs of "
                 f"{cfg.steps_per_epoch(n_normal)} on {n_normal} normal samples); below {SHORT_FIT_STEPS} steps "
                 "the scores mean little and can rank anomalies below chance. Leave epochs=None (at least "
-                f"{DEFAULT_MIN_STEPS} steps) or set min_steps", ShortFitWarning, stacklevel=3)
-
-    def _tensor(self, X: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor(X, dtype=torch.float32, device=self.device_)
+                f"{DEFAULT_MIN_STEPS} steps) or set min_steps", ShortFitWarning, stacklevel=stacklevel)
 
     # ---------------------------------------------------------------------------------------- fit
-    def fit(self, X, y=None, eval_set=None, monitor_set=None):
+    def fit(self, X, y=None, eval_set=None, callbacks=()):
         """Train on X; ``y[i] = 1`` marks a collected anomaly, 0 an unlabelled (normal) sample.
 
         ``eval_set=(X_val, y_val)``, with y_val = 1 for any anomaly, is scored after every epoch; it is used
         for the score/epoch choice only when ``score="auto"`` or ``epoch_rule="best_val"``, and its AUROC
-        curve is kept in ``history_`` either way.
-
-        ``monitor_set=(X_test, y_test)`` is scored after every epoch for *reporting only* (AUROC and AUPRC
-        of both scores go into ``history_`` as ``monitor_*``); nothing is ever chosen with it.  The
-        experiment runner uses it to report one training under several selection rules.
+        curve is kept in ``history_`` either way.  ``callbacks``: each is called after every epoch as
+        ``callback(epoch, self)`` and may score with that epoch's networks (``score_samples_all``); the
+        experiment runner records the test scores of each epoch so, for reporting only.  A failed fit leaves
+        the detector unfitted.
         """
-        try:
-            pos, neg = self._prepare(X, y, eval_set, monitor_set)
-            self._warn_if_short(self._train_config(), len(pos))
-            with torch.random.fork_rng(devices=self._rng_devices()):
-                gen = self._init_networks()
-                state = train(self.nets_, self._tensor(pos), self._tensor(neg) if len(neg) else None,
-                              self._train_config(), gen, on_epoch_end=lambda e, st: self._record_epoch(
-                                  st.history[-1], st.scoring_encoder, st.scoring_generator),
-                              verbose=bool(self.verbose))
-            self.encoder_, self.generator_ = state.scoring_encoder, state.scoring_generator
-            return self._finish(state.seconds)
-        except BaseException:
-            self._forget_fit()      # a failed (re)fit leaves an unfitted detector, never a mix of two fits
-            raise
+        return super().fit(X, y, eval_set, callbacks)
 
-    def _forget_fit(self) -> None:
-        """Drop every fitted attribute (``name_``) and the fit's private state."""
-        for name in [k for k in vars(self) if (k.endswith("_") and not k.startswith("__"))
-                     or k in ("_X_fit", "_best", "_eval", "_monitor")]:
-            delattr(self, name)
-
-    def _prepare(self, X, y, eval_set, monitor_set):
-        """Check the inputs, keep what the epochs' records need; returns (normal, collected) arrays."""
-        self._check_rules(eval_set is not None)
-        X = check_X(X, "X", min_samples=2)
-        y = np.zeros(len(X), np.int64) if y is None else check_y(y, len(X))
+    def _fit(self, X: np.ndarray, y: np.ndarray, seed: int) -> float:
+        pos, neg = X[y == 0], X[y == 1]
         cfg = self._train_config()
-        self._eval = self._monitor = None
-        if eval_set is not None:
-            if len(eval_set) != 2:
-                raise ValueError("eval_set must be a pair (X_val, y_val)")
-            X_val = check_X(eval_set[0], "X_val", n_features=X.shape[1:])
-            y_val = check_y(eval_set[1], len(X_val), "y_val")
-            if len(np.unique(y_val)) != 2:
-                raise ValueError("y_val must contain both normal (0) and anomalous (1) samples")
-            self._eval = (X_val, y_val)
-        if monitor_set is not None:
-            if len(monitor_set) != 2:
-                raise ValueError("monitor_set must be a pair (X_test, y_test)")
-            X_mon = check_X(monitor_set[0], "X_monitor", n_features=X.shape[1:])
-            self._monitor = (X_mon, check_y(monitor_set[1], len(X_mon), "y_monitor"))
-        pos = X[y == 0]
-        neg = X[y == 1] if cfg.uses_anomalies else X[:0]
-        if len(pos) < 2:
-            raise ValueError(f"X has {len(pos)} unlabelled (normal) samples; at least 2 are needed")
-        self.device_ = resolve_device(self.device)
-        self.sample_shape_ = tuple(int(s) for s in X.shape[1:])
-        self.n_collected_ = int(len(neg))
-        self._X_fit = X
+        self._warn_if_short(cfg, len(pos))
+        gen = self._init_networks(seed)
         self.history_: list[dict] = []
         self._best: dict[str, tuple[float, int, dict]] = {}
-        return pos, neg
-
-    def _rng_devices(self) -> list[int]:
-        return [self.device_.index or 0] if self.device_.type == "cuda" else []
+        state = train(self.nets_, self._tensor(pos), self._tensor(neg) if len(neg) else None, cfg, gen,
+                      on_epoch_end=lambda e, st: self._epoch(st.history[-1], st.scoring_encoder,
+                                                             st.scoring_generator),
+                      verbose=bool(self.verbose))
+        self.encoder_, self.generator_ = state.scoring_encoder, state.scoring_generator
+        self._select()
+        return state.seconds
 
     def _build_networks(self):
         latent = None if self.latent_dim is None else int(self.latent_dim)
         return build_networks(self.sample_shape_, self.family, latent, int(self.width), bool(self.pair_disc),
                               float(self.dropout), arch=self.arch, hidden=self.hidden).to(self.device_)
 
-    def _init_networks(self) -> torch.Generator:
+    def _init_networks(self, seed: int) -> torch.Generator:
         """Seed the global RNG (initialisation, dropout) and return the generator of the training draws."""
-        seed = self.random_state if self.random_state is not None else int(np.random.SeedSequence().entropy % 2**31)
         torch.manual_seed(int(seed))
         self.nets_ = self._build_networks()
         return torch.Generator().manual_seed(int(seed))
@@ -359,29 +313,36 @@ class AABiGAN(BaseEstimator):
         """The scores every epoch's record holds: the paper's two, and the chosen one if it is another."""
         return SCORES + ((self.score,) if self.score in EXTRA_SCORES else ())
 
-    def _record_epoch(self, losses: dict, encoder, generator, scores: dict | None = None) -> None:
-        """Score the validation and monitor sets with this epoch's networks (or take their ``scores``,
-        {"val": {score: array}, "monitor": ...}, computed by a stack); keep the best snapshots."""
-        rec = dict(losses)
-        for prefix, data in (("val", self._eval), ("monitor", self._monitor)):
-            if data is None:
-                continue
-            s = scores[prefix] if scores is not None else compute_scores(
-                encoder, generator, self._tensor(data[0]), self._recorded_scores(), pair_disc=self.nets_.pair_disc)
-            for name, v in s.items():
-                rec[f"{prefix}_auroc_{name}"] = auroc(data[1], v)
-                if prefix == "monitor":
-                    rec[f"monitor_auprc_{name}"] = auprc(data[1], v)
-                elif self.epoch_rule == "best_val" and rec[f"val_auroc_{name}"] >= self._best.get(name, (-1,))[0]:
-                    self._best[name] = (rec[f"val_auroc_{name}"], rec["epoch"], {
-                        "encoder": copy.deepcopy(encoder.state_dict()),
-                        "generator": copy.deepcopy(generator.state_dict()),
-                        "pair_disc": copy.deepcopy(self.nets_.pair_disc.state_dict()) if name == "features" else None})
-        self.history_.append(rec)
+    def _epoch(self, losses: dict, encoder, generator, val_scores: dict | None = None) -> None:
+        """After each training epoch: this epoch's scoring networks become ``encoder_`` / ``generator_``, its
+        record joins ``history_``, then the per-epoch hook (:meth:`_end_epoch`).  ``val_scores``, {score:
+        array}: the validation set's scores when a stack computed them already."""
+        self.history_.append(dict(losses))
+        self.encoder_, self.generator_ = encoder, generator
+        self._val_scores = val_scores
+        try:
+            self._end_epoch(int(losses["epoch"]))
+        finally:
+            self._val_scores = None
 
-    def _finish(self, seconds: float) -> "AABiGAN":
-        """Apply the selection rule and score the training data."""
-        self.fit_seconds_ = seconds
+    def _record_eval(self, epoch: int, X_val: np.ndarray, y_val: np.ndarray) -> None:
+        """The validation AUROC of every recorded score, in this epoch's record; for ``best_val``, a copy of
+        the networks of each score's best epoch so far (the latest of tied epochs)."""
+        rec = self.history_[-1]
+        s = self._val_scores if self._val_scores is not None else self.score_samples_all(X_val)
+        for name, v in s.items():
+            rec[f"val_auroc_{name}"] = auroc(y_val, v)
+            if self.epoch_rule == "best_val" and rec[f"val_auroc_{name}"] >= self._best.get(name, (-1,))[0]:
+                self._best[name] = (rec[f"val_auroc_{name}"], rec["epoch"], {
+                    "encoder": copy.deepcopy(self.encoder_.state_dict()),
+                    "generator": copy.deepcopy(self.generator_.state_dict()),
+                    "pair_disc": copy.deepcopy(self.nets_.pair_disc.state_dict()) if name == "features" else None})
+
+    def _modules(self) -> list:
+        return [m for m in (*self.nets_.modules().values(), self.encoder_, self.generator_) if m is not None]
+
+    def _select(self) -> None:
+        """Apply the selection rule: ``selected_score_``, ``selected_epoch_``, and that epoch's networks."""
         chosen, self.selected_epoch_ = select(self.history_, self.score, self.epoch_rule)
         if self.epoch_rule == "best_val":
             _, epoch, snap = self._best[chosen]
@@ -391,36 +352,33 @@ class AABiGAN(BaseEstimator):
             if snap["pair_disc"] is not None:
                 self.nets_.pair_disc.load_state_dict(snap["pair_disc"])
         self.selected_score_ = chosen
-        self.decision_scores_ = self.decision_function(self._X_fit)
-        self.threshold_ = float(np.quantile(self.decision_scores_, 1 - float(self.contamination)))
-        self.labels_ = (self.decision_scores_ > self.threshold_).astype(int)
-        del self._X_fit, self._best, self._eval, self._monitor
-        return self
 
     # ------------------------------------------------------------------------------------ scoring
-    def __sklearn_is_fitted__(self) -> bool:
-        return hasattr(self, "encoder_")
-
-    def _check_fitted(self):
-        if not hasattr(self, "encoder_"):
-            raise NotFittedError("this AABiGAN is not fitted yet; call fit(X, y) first")
+    def _scoring_score(self) -> str:
+        """The score ``decision_function`` gives: the selected one; during fit (in a callback) the fixed one."""
+        if hasattr(self, "selected_score_"):
+            return self.selected_score_
+        if self.score == "auto":
+            raise ValueError("score='auto' chooses its score after the last epoch; in a callback, "
+                             "score_samples_all(X) gives every score of the epoch's networks")
+        return self.score
 
     def score_samples_all(self, X) -> dict[str, np.ndarray]:
-        """Both scores for X: {'reconstruction': ..., 'latent': ...} (higher = more anomalous)."""
+        """Every recorded score for X: {'reconstruction': ..., 'latent': ...}, and 'features' for a detector
+        with ``score="features"`` (higher = more anomalous).  In a callback: those of the epoch's networks."""
         self._check_fitted()
         X = check_X(X, "X", n_features=self.sample_shape_)
-        return compute_scores(self.encoder_, self.generator_, self._tensor(X))
+        return compute_scores(self.encoder_, self.generator_, self._tensor(X), self._recorded_scores(),
+                              pair_disc=self.nets_.pair_disc)
+
+    def _score(self, X: np.ndarray) -> np.ndarray:
+        score = self._scoring_score()
+        return compute_scores(self.encoder_, self.generator_, self._tensor(X), (score,),
+                              pair_disc=self.nets_.pair_disc)[score]
 
     def decision_function(self, X) -> np.ndarray:
         """Anomaly score of each sample under the selected score; higher = more anomalous."""
-        self._check_fitted()
-        X = check_X(X, "X", n_features=self.sample_shape_)
-        return compute_scores(self.encoder_, self.generator_, self._tensor(X), (self.selected_score_,),
-                              pair_disc=self.nets_.pair_disc)[self.selected_score_]
-
-    def predict(self, X) -> np.ndarray:
-        """1 for samples scored above ``threshold_`` (an anomaly), else 0."""
-        return (self.decision_function(X) > self.threshold_).astype(int)
+        return super().decision_function(X)
 
     @torch.no_grad()
     def reconstruct(self, X) -> np.ndarray:
@@ -457,7 +415,7 @@ class AABiGAN(BaseEstimator):
         meta = {"format": _FORMAT, "params": self.get_params(), "sample_shape": list(self.sample_shape_),
                 "selected_score": self.selected_score_, "selected_epoch": int(self.selected_epoch_),
                 "threshold": self.threshold_, "history": self.history_, "fit_seconds": self.fit_seconds_,
-                "n_collected": self.n_collected_, "info": info or {}}
+                "n_collected": self.n_collected_, "seed": self.seed_, "info": info or {}}
         arrays["__meta__"] = np.frombuffer(json.dumps(meta, default=_plain).encode(), dtype=np.uint8)
         arrays["__decision_scores__"] = self.decision_scores_
         with open(path, "wb") as fh:
@@ -509,7 +467,7 @@ class AABiGAN(BaseEstimator):
         if device is not None:
             params["device"] = device
         det = cls(**params)
-        det._check_params()
+        det._check_settings()
         det.device_ = resolve_device(det.device)
         det.sample_shape_ = tuple(int(s) for s in meta["sample_shape"])
         det.nets_ = det._build_networks()
@@ -527,74 +485,95 @@ class AABiGAN(BaseEstimator):
         det.history_ = list(meta["history"])
         det.fit_seconds_ = float(meta["fit_seconds"])
         det.n_collected_ = int(meta["n_collected"])
+        if meta.get("seed") is not None:        # files written before seed_ was saved have none
+            det.seed_ = int(meta["seed"])
         det.saved_info_ = meta.get("info", {})
         det.decision_scores_ = np.asarray(arrays["__decision_scores__"], dtype=np.float64)
         det.labels_ = (det.decision_scores_ > det.threshold_).astype(int)
         return det
 
 
+def _fit_args(args) -> tuple:
+    """One entry of ``fit_stacked``'s data as fit's four arguments (X, y, eval_set, callbacks)."""
+    args = tuple(args)
+    if not 1 <= len(args) <= 4:
+        raise ValueError(f"a data tuple of fit_stacked holds fit's arguments (X, y=None, eval_set=None, "
+                         f"callbacks=()); got {len(args)} items")
+    return args + (None, None, ())[len(args) - 1:]
+
+
 def fit_stacked(detectors: list[AABiGAN], data: list[tuple]) -> list[AABiGAN]:
     """Fit several detectors (MLP or image networks, batch norm per run) as one stacked training
     (:mod:`aabigan.stacked`).
 
-    ``data[r] = (X, y, eval_set, monitor_set)`` for ``detectors[r]``.  The detectors must share every
-    parameter but ``random_state``, and their runs the numbers of normal and collected samples (the seeds
-    of one ODDS cell do).  Each detector gets its own initialisation, shuffles, anomaly batches and latent
-    codes, its own validation history and selection.  Two things differ from fitting alone: the dropout
-    masks are drawn for the whole stack (so results equal single fits exactly only with ``dropout=0``, which
-    a test checks), and the losses in each ``history_`` are the stack's mean.  Falls back to fitting one by
-    one where stacking does not apply.
+    ``data[r]`` holds the arguments of ``detectors[r].fit``: ``(X, y)``, ``(X, y, eval_set)`` or
+    ``(X, y, eval_set, callbacks)``.  The detectors must share every parameter but ``random_state``, and their
+    runs the numbers of normal and collected samples (the seeds of one ODDS cell do).  Each detector gets its
+    own initialisation, shuffles, anomaly batches and latent codes, its own validation history and selection;
+    its callbacks see its own networks of each epoch (copied out of the stack).  Two things differ from fitting
+    alone: the dropout masks are drawn for the whole stack (so results equal single fits exactly only with
+    ``dropout=0``, which a test checks), and the losses in each ``history_`` are the stack's mean.  Falls back
+    to fitting one by one where stacking does not apply.  If any fit fails, every detector is left unfitted.
     """
-    from .stacked import can_stack, stack_networks, unstack_module, unstack_networks
-
     if len(detectors) != len(data):
         raise ValueError("fit_stacked needs one data tuple per detector")
+    data = [_fit_args(args) for args in data]
+    try:
+        return _fit_stacked(detectors, data)
+    except BaseException:
+        for d in detectors:
+            d._forget_fit()
+        raise
+    finally:
+        for d in detectors:
+            d._drop_fit_state()
+
+
+def _fit_stacked(detectors: list[AABiGAN], data: list[tuple]) -> list[AABiGAN]:
+    from .stacked import can_stack, stack_networks, unstack_module, unstack_networks
+
     params = [{k: v for k, v in d.get_params().items() if k != "random_state"} for d in detectors]
     if len(detectors) < 2 or any(p != params[0] for p in params) or params[0]["score"] in EXTRA_SCORES:
         return [d.fit(*args) for d, args in zip(detectors, data)]
-    prepared = [d._prepare(*args) for d, args in zip(detectors, data)]
-    shapes = {(p.shape, n.shape) for p, n in prepared}
-    if len(shapes) != 1:
+    checked = [d._begin_fit(*args) for d, args in zip(detectors, data)]
+    prepared = [(X_fit[y_fit == 0], X_fit[y_fit == 1]) for _, X_fit, y_fit in checked]
+    if len({(p.shape, n.shape) for p, n in prepared}) != 1:
         return [d.fit(*args) for d, args in zip(detectors, data)]
-    detectors[0]._warn_if_short(detectors[0]._train_config(), len(prepared[0][0]))
-    with torch.random.fork_rng(devices=detectors[0]._rng_devices()):
-        gens = [d._init_networks() for d in detectors]
+    first = detectors[0]
+    first._warn_if_short(first._train_config(), len(prepared[0][0]), stacklevel=4)
+    with first._forked_rng():
+        gens = [d._init_networks(d.seed_) for d in detectors]
         if not all(can_stack(d.nets_) for d in detectors):
             return [d.fit(*args) for d, args in zip(detectors, data)]
-        nets = stack_networks([d.nets_ for d in detectors]).to(detectors[0].device_)
-        first = detectors[0]
+        for d in detectors:
+            d.history_, d._best = [], {}
+        nets = stack_networks([d.nets_ for d in detectors]).to(first.device_)
         pos = torch.stack([first._tensor(p) for p, _ in prepared])
         neg = torch.stack([first._tensor(n) for _, n in prepared]) if len(prepared[0][1]) else None
         scoring = [(copy.deepcopy(d.nets_.encoder), copy.deepcopy(d.nets_.generator)) for d in detectors]
-        # evaluation sets of equal shapes are scored by the stack in one pass; others run by run
-        sets = {}
-        for prefix, attr in (("val", "_eval"), ("monitor", "_monitor")):
-            data = [getattr(d, attr) for d in detectors]
-            if all(x is not None for x in data) and len({x[0].shape for x in data}) == 1:
-                sets[prefix] = torch.stack([first._tensor(x[0]) for x in data])
-        uneven = any(getattr(d, attr) is not None and p not in sets for d in detectors
-                     for p, attr in (("val", "_eval"), ("monitor", "_monitor")))
-        per_run = uneven or first.epoch_rule == "best_val"   # best_val keeps snapshots of each run's networks
+        # validation sets of equal shapes are scored by the stack in one pass; others run by run, from copies
+        val = [d._eval_set for d in detectors]
+        stack_val = torch.stack([first._tensor(v[0]) for v in val]) \
+            if all(v is not None for v in val) and len({v[0].shape for v in val}) == 1 else None
+        per_run = (stack_val is None and any(v is not None for v in val)) or first.epoch_rule == "best_val"
+        copies = per_run or any(d._callbacks for d in detectors)   # best_val and callbacks need each run's nets
 
         def on_epoch_end(epoch, st):
-            if per_run:
+            if copies:
                 unstack_module(st.scoring_encoder, [e for e, _ in scoring])
                 unstack_module(st.scoring_generator, [g for _, g in scoring])
-                for d, (e, g) in zip(detectors, scoring):
-                    d._record_epoch(st.history[-1], e, g)
-                return
-            stacked = {p: compute_scores(st.scoring_encoder, st.scoring_generator, X, stacked=True)
-                       for p, X in sets.items()}
-            for r, d in enumerate(detectors):
-                d._record_epoch(st.history[-1], None, None, {p: {k: v[r] for k, v in s.items()}
-                                                             for p, s in stacked.items()})
+            s = None if per_run or stack_val is None else compute_scores(
+                st.scoring_encoder, st.scoring_generator, stack_val, stacked=True)
+            for r, (d, (e, g)) in enumerate(zip(detectors, scoring)):
+                d._epoch(st.history[-1], e, g, None if s is None else {k: v[r] for k, v in s.items()})
 
         state = train(nets, pos, neg, first._train_config(), gens, on_epoch_end=on_epoch_end,
                       verbose=bool(first.verbose))
     unstack_networks(nets, [d.nets_ for d in detectors])
     unstack_module(state.scoring_encoder, [e for e, _ in scoring])
     unstack_module(state.scoring_generator, [g for _, g in scoring])
-    for d, (e, g) in zip(detectors, scoring):
+    for d, (e, g), (X, _, _) in zip(detectors, scoring, checked):
         d.encoder_, d.generator_ = e, g
-        d._finish(state.seconds / len(detectors))
+        d._select()
+        d._end_fit(X, state.seconds / len(detectors))
     return detectors

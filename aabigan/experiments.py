@@ -182,16 +182,19 @@ class RunConfig:
 # ------------------------------------------------------------------------------------------ one run
 
 
-def rows_from_history(history: list[dict]) -> list[dict]:
-    """Test AUROC/AUPRC under the three selection rules, from a history with val and monitor entries; and
-    ``last/features`` when the history records the extra score (a run with ``score="features"``)."""
-    last = history[-1]
-    out = [{"rule": f"last/{s}", "score": s, "epoch": last["epoch"], "auroc": last[f"monitor_auroc_{s}"],
-            "auprc": last[f"monitor_auprc_{s}"]} for s in SCORES + EXTRA_SCORES if f"monitor_auroc_{s}" in last]
+def rows_from_history(history: list[dict], test: dict[int, dict[str, tuple[float, float]]]) -> list[dict]:
+    """Test AUROC/AUPRC under the three selection rules, from a history with val entries and ``test``, epoch ->
+    {score: (test AUROC, test AUPRC)} recorded after each epoch (:class:`_TestScores`); and ``last/features``
+    when the record holds the extra score (a run with ``score="features"``)."""
+    missing = sorted({int(h["epoch"]) for h in history} - set(test))
+    if missing:
+        raise ValueError(f"no test AUROC was recorded for epochs {missing}")
+    last = int(history[-1]["epoch"])
+    out = [{"rule": f"last/{s}", "score": s, "epoch": last, "auroc": test[last][s][0], "auprc": test[last][s][1]}
+           for s in SCORES + EXTRA_SCORES if s in test[last]]
     s, epoch = select(history, "auto", "best_val")        # the paper's rule, as the detector applies it
-    h = next(h for h in history if h["epoch"] == epoch)
-    out.append({"rule": "val/auto", "score": s, "epoch": h["epoch"], "auroc": h[f"monitor_auroc_{s}"],
-                "auprc": h[f"monitor_auprc_{s}"]})
+    out.append({"rule": "val/auto", "score": s, "epoch": epoch, "auroc": test[epoch][s][0],
+                "auprc": test[epoch][s][1]})
     return out
 
 
@@ -218,6 +221,19 @@ class _TestMonitor:
     def __call__(self, epoch: int, detector) -> None:
         s = detector.decision_function(self.X)
         self.record[int(epoch)] = (auroc(self.y, s), auprc(self.y, s))
+
+
+class _TestScores:
+    """The runner's per-epoch callback ``(epoch, detector)`` for AA-BiGAN: the test AUROC and AUPRC of every
+    score the detector records (``score_samples_all``: both of the paper's, and ``features`` for a run with that
+    score), with the networks of each epoch, for reporting only (the estimator never sees the test data)."""
+
+    def __init__(self, X, y):
+        self.X, self.y, self.record = X, y, {}
+
+    def __call__(self, epoch: int, detector) -> None:
+        self.record[int(epoch)] = {name: (auroc(self.y, s), auprc(self.y, s))
+                                   for name, s in detector.score_samples_all(self.X).items()}
 
 
 def _base_row(cfg: RunConfig) -> dict:
@@ -252,7 +268,7 @@ def _build(cfg: RunConfig):
 def _rows(cfg: RunConfig, model, split, seconds: float, test: dict | None = None) -> list[dict]:
     """The run's rows under its method's rules; ``test``: the test scores per epoch (:func:`_fit`)."""
     if METHODS[cfg.method].per_epoch:
-        results = rows_from_history(model.history_)
+        results = rows_from_history(model.history_, test)
     elif METHODS[cfg.method].by_epoch:
         results = rows_from_epochs(model.history_, test)
     else:
@@ -278,8 +294,8 @@ def _curve_rows(cfg: RunConfig, model, split, seconds: float, test: dict | None 
     for h in model.history_:
         out.append({**_base_row(cfg), **extra, "epoch": h["epoch"], "steps": h["epoch"] * per_epoch,
                     "loss_d": h["loss_d"], "loss_ge": h["loss_ge"],
-                    **{f"{p}_auroc_{s}": h[f"{q}_auroc_{s}"] for p, q in (("val", "val"), ("test", "monitor"))
-                       for s in SCORES}})
+                    **{f"val_auroc_{s}": h[f"val_auroc_{s}"] for s in SCORES},
+                    **{f"test_auroc_{s}": test[h["epoch"]][s][0] for s in SCORES}})
     return _stamp(out, CURVE_FIELDS)
 
 
@@ -304,19 +320,23 @@ def _quiet_if_smoke(profile: str):
         yield
 
 
+def _test_callback(split, per_epoch: bool):
+    """The callback that records the test scores of each epoch: of every score (AA-BiGAN, ``per_epoch``) or
+    of the baseline's one score."""
+    return (_TestScores if per_epoch else _TestMonitor)(split.X_test, split.y_test)
+
+
 def _fit(model, split, X, y, per_epoch: bool, profile: str = "", by_epoch: bool = False) -> dict | None:
-    """Fit as the method's rules need; for a baseline that trains by epochs, returns the test AUROC and AUPRC
-    of each epoch, {epoch: (auroc, auprc)}, recorded by the runner's callback (the estimator gets only the
-    validation split)."""
+    """Fit as the method's rules need; for a method reported per epoch (AA-BiGAN, ``per_epoch``: {epoch:
+    {score: (auroc, auprc)}}) or a baseline that trains by epochs ({epoch: (auroc, auprc)}), returns the test
+    AUROC and AUPRC of each epoch, recorded by the runner's callback (the estimator gets only the validation
+    split)."""
     with _quiet_if_smoke(profile):
-        if per_epoch:
-            model.fit(X, y, eval_set=(split.X_val, split.y_val), monitor_set=(split.X_test, split.y_test))
-        elif by_epoch:
-            test = _TestMonitor(split.X_test, split.y_test)
+        if per_epoch or by_epoch:
+            test = _test_callback(split, per_epoch)
             model.fit(X, y, eval_set=(split.X_val, split.y_val), callbacks=(test,))
             return test.record
-        else:
-            model.fit(X, y)
+        model.fit(X, y)
     return None
 
 
@@ -414,12 +434,13 @@ def run_stacked(cfgs: list[RunConfig]) -> list[list[dict]]:
         groups: dict[tuple, list[int]] = {}
         for i, (sp, X, y) in enumerate(prepared):
             groups.setdefault((X.shape, int(y.sum()), sp.X_val.shape, sp.X_test.shape), []).append(i)
+        tests = [_test_callback(sp, per_epoch=True) for sp, _, _ in prepared]
         with _quiet_if_smoke(cfgs[0].profile):
             for idx in groups.values():
                 fit_stacked([models[i] for i in idx],
                             [(prepared[i][1], prepared[i][2], (prepared[i][0].X_val, prepared[i][0].y_val),
-                              (prepared[i][0].X_test, prepared[i][0].y_test)) for i in idx])
-        return [_rows(c, m, sp, m.fit_seconds_) for c, m, (sp, _, _) in zip(cfgs, models, prepared)]
+                              (tests[i],)) for i in idx])
+        return [_rows(c, m, sp, m.fit_seconds_, t.record) for c, m, (sp, _, _), t in zip(cfgs, models, prepared, tests)]
     except Exception:
         return [run_one(c) for c in cfgs]
 

@@ -400,16 +400,14 @@ def fid_row(dataset: str, anomaly_class: int, profile: str | None = None, seed: 
 
     per_epoch: list[tuple[float, int]] = []
 
-    class _Tracked(AABiGAN):   # scores every epoch's generator; the training itself is untouched
-        def _record_epoch(self, losses, encoder, generator):
-            super()._record_epoch(losses, encoder, generator)
-            if rule == "best":
-                per_epoch.append((score(generator, self.nets_.latent_dim, self.device_), int(losses["epoch"])))
+    def track(epoch, det) -> None:   # scores every epoch's generator (a callback: the training is untouched)
+        per_epoch.append((score(det.generator_, det.nets_.latent_dim, det.device_), int(epoch)))
 
     from .experiments import _quiet_if_smoke
 
     with _quiet_if_smoke(prof.name):
-        det = _Tracked(**{**RUNNER_BASE_SETTINGS, **settings}, random_state=seed).fit(X_train)
+        det = AABiGAN(**{**RUNNER_BASE_SETTINGS, **settings}, random_state=seed).fit(
+            X_train, callbacks=(track,) if rule == "best" else ())
     last = per_epoch[-1][0] if per_epoch else score(det.generator_, det.nets_.latent_dim, det.device_)
     best, best_epoch = min(per_epoch, key=lambda t: (t[0], t[1])) if per_epoch else (last, det.selected_epoch_)
     return {

@@ -106,25 +106,21 @@ def task_data(task: str, seed: int):
     return s.X_train, s.y_train, s.X_test, s.y_test
 
 
-class _Probe(AABiGAN):
-    """AABiGAN that scores the test set at the checkpoint epochs with both the raw and the averaged
-    networks (training itself untouched: scoring runs in eval mode and draws nothing)."""
+class _Probe:
+    """A callback ``(epoch, detector)`` that scores the test set at the checkpoint epochs with both the raw and
+    the averaged networks (training itself untouched: the detector's per-epoch hook forks the random state and
+    restores every network's mode, and scoring draws nothing)."""
 
-    def probe(self, X_test, y_test, checkpoints: set[int]):
-        self._probe_data = (X_test, y_test)
-        self._probe_epochs = checkpoints
-        self.probe_rows_ = []
-        return self
+    def __init__(self, X_test, y_test, checkpoints: set[int]):
+        self.data, self.epochs, self.rows = (X_test, y_test), checkpoints, []
 
-    def _record_epoch(self, losses, encoder, generator, scores=None):
-        super()._record_epoch(losses, encoder, generator, scores)
-        epoch = int(losses["epoch"])
-        if epoch not in self._probe_epochs:
+    def __call__(self, epoch: int, det) -> None:
+        if epoch not in self.epochs:
             return
-        X, y = self._probe_data
-        for weights, (e, g) in (("raw", (self.nets_.encoder, self.nets_.generator)), ("ema", (encoder, generator))):
-            for name, s in compute_scores(e, g, self._tensor(X)).items():
-                self.probe_rows_.append((f"{weights}/{name}", epoch, auroc(y, s)))
+        X, y = self.data
+        for weights, (e, g) in (("raw", (det.nets_.encoder, det.nets_.generator)), ("ema", (det.encoder_, det.generator_))):
+            for name, s in compute_scores(e, g, det._tensor(X)).items():
+                self.rows.append((f"{weights}/{name}", epoch, auroc(y, s)))
 
 
 def steps_per_epoch(y_train: np.ndarray, batch_size: int = 128) -> int:
@@ -158,18 +154,18 @@ def run_task(task: str, seed: int) -> list[dict]:
     spe = steps_per_epoch(y)
     ckpt = {math.ceil(k / spe) for k in STEP_CHECKPOINTS} | {100} | {max(100, math.ceil(k / spe)) for k in (3000, 5000)}
     last = max(ckpt)
-    probe = _Probe(epochs=last, ema_decay=0.99, random_state=seed).probe(Xt, yt, ckpt)
-    probe.fit(X, y)
+    probe = _Probe(Xt, yt, ckpt)
+    AABiGAN(epochs=last, ema_decay=0.99, random_state=seed).fit(X, y, callbacks=(probe,))
     with warnings.catch_warnings():             # the old defaults' fits are short: that is the point
         warnings.simplefilter("ignore")
         old = AABiGAN(random_state=seed, **OLD_DEFAULTS).fit(X, y)
-    read = {(s, e): a for s, e, a in probe.probe_rows_}
+    read = {(s, e): a for s, e, a in probe.rows}
     a_old = auroc(yt, old.decision_function(Xt))
     at_100 = read[("raw/reconstruction", 100)]
     assert abs(a_old - at_100) < 1e-12, (task, seed, a_old, at_100)
     base = _base(task, seed, y, yt)
     return [{**base, "setting": s, "epoch": e, "steps": e * spe, "auroc": round(a, 6)}
-            for s, e, a in sorted(probe.probe_rows_) + [("api/old-defaults", 100, a_old)]]
+            for s, e, a in sorted(probe.rows) + [("api/old-defaults", 100, a_old)]]
 
 
 def check_new_defaults(task: str, seed: int, rows: list[dict]) -> dict:

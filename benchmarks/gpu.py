@@ -330,7 +330,8 @@ def result_rows(s: dict, out: Path, step_report: dict, budget: float) -> dict:
             signal.signal(signal.SIGALRM, _alarm)
             signal.alarm(max(1, int(left(budget) - 10)))
             try:
-                data = [(X, y, (sp.X_val, sp.y_val), (sp.X_test, sp.y_test)) for sp, X, y in prepared]
+                tests = [ex._test_callback(sp, per_epoch=True) for sp, _, _ in prepared]   # test scores per epoch
+                data = [(X, y, (sp.X_val, sp.y_val), (t,)) for (sp, X, y), t in zip(prepared, tests)]
                 fit_stacked(models, data) if len(models) > 1 else models[0].fit(*data[0])
                 signal.alarm(0)
             except _OutOfTime:
@@ -340,9 +341,9 @@ def result_rows(s: dict, out: Path, step_report: dict, budget: float) -> dict:
             finally:
                 signal.alarm(0)
             seconds = time.perf_counter() - t
-            for c, m, (sp, _, _) in zip(group, models, prepared):
-                store.append(ex._rows(c, m, sp, m.fit_seconds_))
-            auc = [float(m.history_[-1]["monitor_auroc_latent"]) for m in models]
+            for c, m, (sp, _, _), t in zip(group, models, prepared, tests):
+                store.append(ex._rows(c, m, sp, m.fit_seconds_, t.record))
+            auc = [float(t.record[m.history_[-1]["epoch"]]["latent"][0]) for m, t in zip(models, tests)]
             rep["stacks"].append({"normal_class": normal, "runs": R, "steps": steps, "seconds": round(seconds, 1),
                                   "estimate_s": estimate, "device": models[0].device_.type,
                                   "last_latent_test_auroc": [round(a, 4) for a in auc]})

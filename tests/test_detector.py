@@ -270,22 +270,86 @@ def test_eval_set_without_label_rule_does_not_change_the_model(problem):
     assert "val_auroc_reconstruction" in b.history_[0] and "val_auroc_reconstruction" not in a.history_[0]
 
 
-def test_monitor_set_is_reported_never_used(problem):
+class _Recorder:
+    """A callback keeping every score of each epoch's networks on a held-out set (as the runner's does)."""
+
+    def __init__(self, X):
+        self.X, self.record = X, {}
+
+    def __call__(self, epoch, det):
+        self.record[epoch] = det.score_samples_all(self.X)
+
+
+def test_aabigan_is_a_base_detector_and_records_its_seed(problem):
+    from aabigan.base import BaseDetector
+    from aabigan.baselines import BaseDetector as FromBaselines
+    import inspect
+
+    assert FromBaselines is BaseDetector and issubclass(AABiGAN, BaseDetector)
+    assert "monitor_set" not in inspect.signature(AABiGAN.fit).parameters     # no test data into the estimator
+    X, y, _, _ = problem
+    det = AABiGAN(random_state=7, epochs=1, batch_size=64, width=8).fit(X, y)
+    assert det.seed_ == 7
+    free = AABiGAN(epochs=1, batch_size=64, width=8).fit(X, y)
+    assert isinstance(free.seed_, int)
+    again = AABiGAN(random_state=free.seed_, epochs=1, batch_size=64, width=8).fit(X, y)
+    np.testing.assert_array_equal(again.decision_scores_, free.decision_scores_)   # seed_ reproduces the fit
+
+
+def test_callbacks_see_each_epoch_and_never_change_the_fit(problem):
     X, y, X_eval, y_eval = problem
     X_val, y_val = X_eval[::2], y_eval[::2]
-    X_mon, y_mon = X_eval[1::2], y_eval[1::2]
+    X_mon = X_eval[1::2]
     kw = dict(random_state=0, epochs=3, batch_size=64, width=8, epoch_rule="best_val", score="auto")
     a = AABiGAN(**kw).fit(X, y, eval_set=(X_val, y_val))
-    b = AABiGAN(**kw).fit(X, y, eval_set=(X_val, y_val), monitor_set=(X_mon, y_mon))
+    rec = _Recorder(X_mon)
+    b = AABiGAN(**kw).fit(X, y, eval_set=(X_val, y_val), callbacks=(rec,))
     np.testing.assert_array_equal(a.decision_scores_, b.decision_scores_)
     assert (a.selected_score_, a.selected_epoch_) == (b.selected_score_, b.selected_epoch_)
-    for h in b.history_:
-        assert {"monitor_auroc_reconstruction", "monitor_auroc_latent", "monitor_auprc_reconstruction",
-                "monitor_auprc_latent"} <= set(h)
-    # the monitor curve at the selected epoch is the AUROC of the kept networks on the monitor set
-    rec = b.history_[b.selected_epoch_ - 1]
-    assert rec[f"monitor_auroc_{b.selected_score_}"] == pytest.approx(auroc(y_mon, b.decision_function(X_mon)),
-                                                                     abs=1e-12)
+    assert a.history_ == [{k: v for k, v in h.items()} for h in b.history_]
+    assert sorted(rec.record) == [1, 2, 3] and set(rec.record[1]) == {"reconstruction", "latent"}
+    # the record at the selected epoch is what the kept networks score
+    np.testing.assert_array_equal(rec.record[b.selected_epoch_][b.selected_score_], b.decision_function(X_mon))
+    assert not hasattr(b, "_callbacks") and not hasattr(b, "_in_epoch")     # no fit state is kept
+
+
+def test_a_callbacks_epoch_scores_are_those_of_a_fit_that_stops_there(problem):
+    """What a callback sees after epoch k is the detector a fit of k epochs ends with (the runner's per-epoch
+    test rows rest on this)."""
+    X, y, X_eval, _ = problem
+    kw = dict(random_state=3, batch_size=64, width=8)
+    rec = _Recorder(X_eval)
+    AABiGAN(epochs=4, **kw).fit(X, y, callbacks=(rec,))
+    for k in (1, 3):
+        short = AABiGAN(epochs=k, **kw).fit(X, y)
+        for name, s in short.score_samples_all(X_eval).items():
+            np.testing.assert_array_equal(rec.record[k][name], s)
+    assert set(rec.record[4]) == {"reconstruction", "latent"}
+
+
+def test_decision_function_in_a_callback_uses_the_fixed_score(problem):
+    X, y, X_eval, y_eval = problem
+    seen = {}
+    det = AABiGAN(random_state=0, epochs=2, batch_size=64, width=8, score="latent").fit(
+        X, y, callbacks=(lambda e, d: seen.setdefault(e, d.decision_function(X_eval)),))
+    np.testing.assert_array_equal(seen[2], det.decision_function(X_eval))
+    with pytest.raises(ValueError, match="score='auto' chooses its score after the last epoch"):
+        AABiGAN(random_state=0, epochs=1, batch_size=64, width=8, score="auto").fit(
+            X, y, eval_set=(X_eval, y_eval), callbacks=(lambda e, d: d.decision_function(X_eval),))
+
+
+def test_a_failing_callback_leaves_the_detector_unfitted(problem):
+    X, y, X_eval, _ = problem
+    det = AABiGAN(random_state=0, epochs=2, batch_size=64, width=8).fit(X, y)
+
+    def boom(epoch, d):
+        raise KeyError("boom")
+
+    with pytest.raises(KeyError, match="boom"):
+        det.fit(X, y, callbacks=(boom,))
+    with pytest.raises(NotFittedError, match="not fitted"):
+        det.decision_function(X_eval)
+    assert not [k for k in vars(det) if k.endswith("_") or k.startswith("_")]
 
 
 @pytest.mark.parametrize("eval_set,match", [

@@ -91,18 +91,41 @@ def test_grids_cover_the_papers_cells():
 
 # ------------------------------------------------------------------------------------------ one run
 def test_rows_from_history_applies_the_rules():
-    h = [{"epoch": 1, "val_auroc_reconstruction": .6, "val_auroc_latent": .9, "monitor_auroc_reconstruction": .5,
-          "monitor_auroc_latent": .7, "monitor_auprc_reconstruction": .1, "monitor_auprc_latent": .2},
-         {"epoch": 2, "val_auroc_reconstruction": .8, "val_auroc_latent": .5, "monitor_auroc_reconstruction": .95,
-          "monitor_auroc_latent": .4, "monitor_auprc_reconstruction": .3, "monitor_auprc_latent": .1}]
-    rows = {r["rule"]: r for r in rows_from_history(h)}
+    h = [{"epoch": 1, "val_auroc_reconstruction": .6, "val_auroc_latent": .9},
+         {"epoch": 2, "val_auroc_reconstruction": .8, "val_auroc_latent": .5}]
+    test = {1: {"reconstruction": (.5, .1), "latent": (.7, .2)}, 2: {"reconstruction": (.95, .3), "latent": (.4, .1)}}
+    rows = {r["rule"]: r for r in rows_from_history(h, test)}
     assert rows["last/reconstruction"]["auroc"] == .95 and rows["last/latent"]["auroc"] == .4
+    assert rows["last/latent"]["auprc"] == .1 and "last/features" not in rows
     # val/auto picks epoch 1, latent (val .9) even though the test AUROC is better elsewhere
     assert (rows["val/auto"]["epoch"], rows["val/auto"]["score"], rows["val/auto"]["auroc"]) == (1, "latent", .7)
     # ties in validation AUROC go to the latest epoch; at one epoch, to the score listed first
     tied = [dict(e, val_auroc_reconstruction=1.0, val_auroc_latent=1.0) for e in h]
-    best = {r["rule"]: r for r in rows_from_history(tied)}["val/auto"]
+    best = {r["rule"]: r for r in rows_from_history(tied, test)}["val/auto"]
     assert (best["epoch"], best["score"], best["auroc"]) == (2, "reconstruction", .95)
+    # the extra score gets its last-epoch row when it was recorded; an epoch without a record is an error
+    with_features = {e: dict(t, features=(.6, .3)) for e, t in test.items()}
+    assert {r["rule"]: r for r in rows_from_history(h, with_features)}["last/features"]["auroc"] == .6
+    with pytest.raises(ValueError, match=r"no test AUROC was recorded for epochs \[2\]"):
+        rows_from_history(h, {1: test[1]})
+
+
+def test_runner_rows_are_the_test_scores_of_the_selected_networks():
+    """A run's rows read the callback's record: last/<score> is the AUROC of the final detector on the test
+    split, val/auto that of the detector the paper's rule selects, refitted with the rule."""
+    from aabigan.experiments import _build, _split
+    from aabigan.scores import auprc, auroc
+
+    cfg = RunConfig("thyroid", "aabigan", 0, (1,), 0.01, 0.0, 0, "smoke")
+    rows = {r["rule"]: r for r in run_one(cfg)}
+    split, X, y = _split(cfg)
+    last = _build(cfg).fit(X, y, eval_set=(split.X_val, split.y_val))
+    for s, v in last.score_samples_all(split.X_test).items():
+        assert rows[f"last/{s}"]["auroc"] == auroc(split.y_test, v)
+        assert rows[f"last/{s}"]["auprc"] == auprc(split.y_test, v)
+    paper = _build(cfg).set_params(score="auto", epoch_rule="best_val").fit(X, y, eval_set=(split.X_val, split.y_val))
+    assert (rows["val/auto"]["score"], rows["val/auto"]["epoch"]) == (paper.selected_score_, paper.selected_epoch_)
+    assert rows["val/auto"]["auroc"] == auroc(split.y_test, paper.decision_function(split.X_test))
 
 
 def test_rows_from_epochs_applies_the_baselines_rules():

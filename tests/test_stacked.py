@@ -133,21 +133,73 @@ def test_stacked_scoring_equals_scoring_run_by_run():
             np.testing.assert_allclose(both[k][r], one[k], rtol=1e-5, atol=1e-6)
 
 
-def test_fit_stacked_histories_match_single_fits_with_monitoring():
+class _Recorder:
+    def __init__(self, X):
+        self.X, self.record = X, {}
+
+    def __call__(self, epoch, det):
+        self.record[epoch] = det.score_samples_all(self.X)
+
+
+def _monitored_data(runs=2):
     data = []
-    for r in range(2):
+    for r in range(runs):
         p, n = _toy(r)
         X, y = np.r_[p, n], np.r_[np.zeros(len(p)), np.ones(len(n))]
         Xe = np.r_[_toy(30 + r, n=40, m=10)[0], _toy(40 + r, n=10, m=10)[1]]
-        ev = (Xe, np.r_[np.zeros(40), np.ones(10)])
-        data.append((X, y, ev, ev))
-    params = dict(epochs=2, batch_size=32, dropout=0.0)
-    alone = [AABiGAN(random_state=r, **params).fit(*d) for r, d in enumerate(data)]
-    stacked = fit_stacked([AABiGAN(random_state=r, **params) for r in range(2)], data)
-    for a, s in zip(alone, stacked):
+        data.append((X, y, (Xe, np.r_[np.zeros(40), np.ones(10)])))
+    return data
+
+
+@pytest.mark.parametrize("epoch_rule", ["last", "best_val"])
+def test_fit_stacked_histories_and_callbacks_match_single_fits(epoch_rule):
+    """Each detector's callbacks see its own networks of each epoch, as when it is fitted alone."""
+    data = _monitored_data()
+    params = dict(epochs=2, batch_size=32, dropout=0.0, epoch_rule=epoch_rule, score="auto")
+    recs_alone = [_Recorder(d[2][0]) for d in data]
+    alone = [AABiGAN(random_state=r, **params).fit(*d, callbacks=(rec,))
+             for r, (d, rec) in enumerate(zip(data, recs_alone))]
+    recs = [_Recorder(d[2][0]) for d in data]
+    stacked = fit_stacked([AABiGAN(random_state=r, **params) for r in range(2)],
+                          [d + ((rec,),) for d, rec in zip(data, recs)])
+    for a, s, ra, rs in zip(alone, stacked, recs_alone, recs):
         for ha, hs in zip(a.history_, s.history_):
-            for k in ("val_auroc_reconstruction", "val_auroc_latent", "monitor_auroc_latent", "monitor_auprc_reconstruction"):
+            for k in ("val_auroc_reconstruction", "val_auroc_latent"):
                 assert hs[k] == pytest.approx(ha[k], abs=1e-6), k
+        assert sorted(rs.record) == sorted(ra.record) == [1, 2]
+        for e in (1, 2):
+            for k in ("reconstruction", "latent"):
+                np.testing.assert_allclose(rs.record[e][k], ra.record[e][k], rtol=1e-4, atol=1e-5)
+        np.testing.assert_array_equal(rs.record[s.selected_epoch_][s.selected_score_], s.decision_function(rs.X))
+
+
+def test_a_failed_stacked_fit_leaves_every_detector_unfitted():
+    from aabigan.detector import NotFittedError
+
+    data = _monitored_data()
+    params = dict(epochs=2, batch_size=32)
+    dets = fit_stacked([AABiGAN(random_state=r, **params) for r in range(2)], data)   # fitted once ...
+
+    def boom(epoch, det):
+        if epoch == 2:
+            raise KeyError("boom in epoch 2")
+
+    with pytest.raises(KeyError, match="boom"):                                      # ... then a refit fails
+        fit_stacked(dets, [data[0], data[1] + ((boom,),)])
+    for d in dets:
+        assert not [k for k in vars(d) if k.endswith("_") or k.startswith("_")]
+        with pytest.raises(NotFittedError, match="not fitted"):
+            d.decision_function(data[0][0])
+    # a bad input of one run fails before training, and leaves the others unfitted as well
+    fresh = [AABiGAN(random_state=r, **params) for r in range(2)]
+    with pytest.raises(ValueError, match="eval_set must be a pair"):
+        fit_stacked(fresh, [data[0], (data[1][0], data[1][1], "bad")])
+    assert not any(hasattr(d, "fit_seconds_") for d in fresh)
+
+
+def test_fit_stacked_checks_its_data_tuples():
+    with pytest.raises(ValueError, match="holds fit's arguments"):
+        fit_stacked([AABiGAN(), AABiGAN()], [(), ()])
 
 
 # ------------------------------------------------------------------------------------- image networks

@@ -22,18 +22,6 @@ def pair_features(pair_disc: torch.nn.Module, x: torch.Tensor, x2: torch.Tensor)
     raise TypeError(f"cannot read hidden features out of a {type(pair_disc).__name__}")
 
 
-class _EpochHookBiGAN(AABiGAN):
-    """AA-BiGAN's detector that also hands each epoch's scoring networks to ``_on_epoch(epoch, encoder,
-    generator)``, when set -- ALAD's per-epoch hook (the detector's ``fit`` has none of its own)."""
-
-    _on_epoch = None
-
-    def _record_epoch(self, losses, encoder, generator, scores=None):
-        super()._record_epoch(losses, encoder, generator, scores)
-        if self._on_epoch is not None:
-            self._on_epoch(int(losses["epoch"]), encoder, generator)
-
-
 class ALAD(BaseDetector):
     """ALAD, adversarially learned anomaly detection (Zenati et al., 2018).
 
@@ -72,29 +60,21 @@ class ALAD(BaseDetector):
             raise ValueError(f"unknown score {self.score!r}; choose one of {ALAD_SCORES}")
 
     def _fit(self, X, y, seed):
-        self.gan_ = _EpochHookBiGAN(objective="bigan", pair_disc=True, epochs=int(self.epochs),
-                                    batch_size=int(self.batch_size), lr_ge=float(self.lr_ge), lr_d=float(self.lr_d),
-                                    width=int(self.width), latent_dim=self.latent_dim, score="reconstruction",
-                                    epoch_rule="last", contamination=float(self.contamination),
-                                    device=str(self.device_), random_state=seed)
-        self.gan_._on_epoch = self._gan_epoch
-        try:
-            self.gan_.fit(X)
-        finally:
-            del self.gan_._on_epoch
-            self.__dict__.pop("_epoch_nets", None)
+        self.gan_ = AABiGAN(objective="bigan", pair_disc=True, epochs=int(self.epochs),
+                            batch_size=int(self.batch_size), lr_ge=float(self.lr_ge), lr_d=float(self.lr_d),
+                            width=int(self.width), latent_dim=self.latent_dim, score="reconstruction",
+                            epoch_rule="last", contamination=float(self.contamination),
+                            device=str(self.device_), random_state=seed)
+        # the BiGAN's per-epoch hook is ALAD's: in it, gan_.encoder_ / generator_ are that epoch's networks
+        self.gan_.fit(X, callbacks=(lambda epoch, gan: self._end_epoch(epoch),))
         self.history_ = self.gan_.history_
 
-    def _gan_epoch(self, epoch, encoder, generator):
-        self._epoch_nets = (encoder, generator)
-        self._end_epoch(epoch)
-
     def _modules(self):
-        return list(self.gan_.nets_.modules().values())
+        return self.gan_._modules()
 
     def _score(self, X):
         X = self._tensor(X)
-        E, G = self._epoch_nets if getattr(self, "_in_epoch", False) else (self.gan_.encoder_, self.gan_.generator_)
+        E, G = self.gan_.encoder_, self.gan_.generator_
         if self.score == "reconstruction":
             return compute_scores(E, G, X, ("reconstruction",))["reconstruction"]
         Dp = self.gan_.nets_.pair_disc
