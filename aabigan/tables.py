@@ -152,6 +152,7 @@ def compare_selection(name: str, rows: list[dict], profile: str | None = None, d
     if name not in ("table2", "table8"):
         raise ValueError(f"compare_selection gives Tables 2 and 8, not {name!r}")
     keys = TABLE_KEYS[name]
+    check_unique(rows, what="the rows to compare")      # one file given twice would count every run twice
     rows = [r for r in rows if r.get("status") == "ok" and in_table(name, r)
             and (profile is None or r["profile"] == profile)]
     picked = {sel: [dict(r, rule=sel) for r in rows if r["rule"] in selection_rules(r["method"], sel)]
