@@ -22,6 +22,7 @@ Rules that need labels take them from ``fit(..., eval_set=(X_val, y_val))`` -- n
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 import numbers
@@ -230,23 +231,22 @@ class AABiGAN(BaseDetector):
                 raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
 
     def _train_config(self) -> TrainConfig:
-        epochs = DEFAULT_EPOCHS if self.epochs is None else int(self.epochs)
-        if self.min_steps is not None:
-            min_steps = int(self.min_steps)
-        else:
-            min_steps = DEFAULT_MIN_STEPS if self.epochs is None else 0
-        return TrainConfig(objective=self.objective, epochs=epochs, min_steps=min_steps,
-                           batch_size=int(self.batch_size),
-                           neg_batch_size=None if self.neg_batch_size is None else int(self.neg_batch_size),
-                           lr_ge=float(self.lr_ge), lr_d=float(self.lr_d),
-                           betas=tuple(float(b) for b in self.betas),
-                           lr_step_every=None if self.lr_step_every is None else int(self.lr_step_every),
-                           lr_step_gamma=float(self.lr_step_gamma),
-                           a=float(self.a), b=float(self.b), c=None if self.c is None else float(self.c),
-                           neg_target=None if self.neg_target is None else float(self.neg_target),
-                           recon_weight=float(self.recon_weight),
-                           ema_decay=None if self.ema_decay is None else float(self.ema_decay),
-                           amp=bool(self.amp), compile=bool(self.compile))
+        """The training loop's hyper-parameters: every :class:`TrainConfig` field is the parameter of the same
+        name (plain Python numbers; a tuple for ``betas``), except the defaults of ``epochs`` and ``min_steps``."""
+        def plain(value):
+            if isinstance(value, (bool, np.bool_)):
+                return bool(value)
+            if isinstance(value, numbers.Integral):
+                return int(value)
+            if isinstance(value, numbers.Real):
+                return float(value)
+            return tuple(plain(v) for v in value) if isinstance(value, (tuple, list)) else value
+
+        kw = {f.name: plain(getattr(self, f.name)) for f in dataclasses.fields(TrainConfig)}
+        kw["epochs"] = DEFAULT_EPOCHS if self.epochs is None else int(self.epochs)
+        if self.min_steps is None:
+            kw["min_steps"] = DEFAULT_MIN_STEPS if self.epochs is None else 0
+        return TrainConfig(**kw)
 
     def _check_params(self) -> None:
         """Every parameter, checked in ``fit`` (scikit-learn: ``__init__`` only stores them)."""

@@ -673,3 +673,16 @@ def test_the_authors_networks_are_an_option_saved_and_loaded(tmp_path):
     rows = run_one(cfg)
     assert rows[0]["status"] == "ok", rows[0]["error"]
     assert json.loads(rows[0]["settings"])["arch"] == "authors"    # recorded in the row
+
+
+def test_every_training_hyper_parameter_is_a_detector_parameter_of_the_same_name():
+    import dataclasses
+
+    from aabigan.trainer import TrainConfig
+
+    names = {f.name for f in dataclasses.fields(TrainConfig)}
+    assert names <= set(AABiGAN().get_params())
+    cfg = AABiGAN(epochs=3, lr_d=np.float32(1e-3), betas=[0.5, 0.9], neg_batch_size=np.int64(4))._train_config()
+    assert (cfg.epochs, cfg.min_steps, cfg.betas, cfg.neg_batch_size) == (3, 0, (0.5, 0.9), 4)
+    assert type(cfg.lr_d) is float and cfg.lr_d == pytest.approx(1e-3)
+    assert AABiGAN()._train_config().min_steps == 5000
