@@ -45,6 +45,7 @@ import torch.nn.functional as F
 
 from ._checksums import SHA256
 from .errors import CorruptDataError, DataNotFoundError
+from .paths import cache_dir, data_root
 from .validation import check_fraction, check_integer
 
 __all__ = ["IMAGE_DATASETS", "ODDS_DATASETS", "DATASETS", "canonical_name", "data_root", "cache_dir",
@@ -88,14 +89,6 @@ def canonical_name(name: str) -> str:
     if key not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
     return key
-
-
-def data_root() -> Path:
-    return Path(os.environ.get("AABIGAN_DATA", Path.home() / ".cache" / "aabigan" / "data")).expanduser()
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("AABIGAN_CACHE", Path.home() / ".cache" / "aabigan")).expanduser()
 
 
 # --------------------------------------------------------------------------------------- integrity

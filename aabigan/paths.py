@@ -1,4 +1,6 @@
-"""Where the committed files live: the result rows, the paper's tables, the saved models, the speed reports.
+"""Where things are: the data (``$AABIGAN_DATA``), the cache (``$AABIGAN_CACHE``), and the committed files --
+the result rows, the paper's tables, the saved models, the speed reports.  This module reads every location
+variable of the package; the run profile's switch, ``$AABIGAN_PROFILE``, is read by :mod:`aabigan.profiles`.
 
 In a checkout (or an editable install) they are the repository's top-level ``results/`` and
 ``benchmarks/`` folders.  An installed package (a wheel, ``pip install git+...`` on Colab) carries a copy of
@@ -11,10 +13,20 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["results_dir", "benchmarks_dir", "from_checkout"]
+__all__ = ["data_root", "cache_dir", "results_dir", "benchmarks_dir", "from_checkout"]
 
 _PACKAGE = Path(__file__).resolve().parent
 _CHECKOUT = _PACKAGE.parent
+
+
+def data_root() -> Path:
+    """The data folder: ``$AABIGAN_DATA``, default ``~/.cache/aabigan/data`` (torchvision's layout; may be read-only)."""
+    return Path(os.environ.get("AABIGAN_DATA", Path.home() / ".cache" / "aabigan" / "data")).expanduser()
+
+
+def cache_dir() -> Path:
+    """Where downloads and the checksum verdicts go: ``$AABIGAN_CACHE``, default ``~/.cache/aabigan``."""
+    return Path(os.environ.get("AABIGAN_CACHE", Path.home() / ".cache" / "aabigan")).expanduser()
 
 
 def from_checkout() -> bool:
