@@ -32,8 +32,8 @@ def test_rows_carry_provenance_and_match_their_config(path):
             assert 0.0 <= float(r["auroc"]) <= 1.0
         cfg = RunConfig.from_row(r)
         assert cfg.hash == r["config_hash"], f"{r.source}: stale row {r['config_hash']}"
-        # the settings column is what the method's estimator was built with
-        assert json.loads(r["settings"]) == cfg.params(), r.source
+        # the settings column is what the method's estimator was built with, and the split options of its data
+        assert json.loads(r["settings"]) == {**cfg.params(), **cfg.split_options()}, r.source
 
 
 def test_the_settings_migration_rewrites_old_rows_and_keeps_their_hashes(tmp_path):
