@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-__all__ = ["Profile", "PROFILES", "get_profile", "current_profile_name", "RUNNER_BASE_SETTINGS"]
+__all__ = ["Profile", "PROFILES", "get_profile", "current_profile_name", "RUNNER_BASE_SETTINGS", "FID_CLASSIFIER"]
 
 #: The detector's defaults before issue 12 for every parameter whose default changed then.  The runner builds
 #: ``AABiGAN(**{**RUNNER_BASE_SETTINGS, **settings})`` so that a profile's settings (which name only some
@@ -33,6 +33,15 @@ class Profile:
     split_image: dict = field(default_factory=dict)   # make_split arguments (subsampling)
     pairs: str = "all"                                # which (normal, collected) class pairs
     n_seeds_tabular: int = 10
+    #: Table 4 (:mod:`aabigan.fid`): per-dataset epochs of the FID runs; a dataset not named trains the
+    #: profile's image epochs.  Supp. F: "We train 20 epochs for F-MNIST and MNIST and 100 epochs for CIFAR-10".
+    fid_epochs: dict = field(default_factory=dict)
+
+    def fid_settings(self, dataset: str) -> dict:
+        """AA-BiGAN's settings for a Table 4 (FID) run on ``dataset``: the image settings, with the FID epochs."""
+        out = self.method_settings(dataset, "image")
+        out["epochs"] = self.fid_epochs.get(dataset, out["epochs"])
+        return out
 
     def method_settings(self, dataset: str, family: str) -> dict:
         if family == "tabular":
@@ -77,8 +86,14 @@ PROFILES = MappingProxyType({
         image=dict(epochs=200, batch_size=200, neg_batch_size=50, width=64),
         image_epochs={"cifar10": 1000},
         split_image=dict(),
-        pairs="all", n_seeds_tabular=10),
+        pairs="all", n_seeds_tabular=10,
+        fid_epochs={"mnist": 20, "fmnist": 20, "cifar10": 100}),
 })
+
+#: Table 4's offline feature network (:class:`aabigan.fid.ClassifierFeatures`, ``features="classifier"``): the
+#: CNN whose pooled features the FID runs measure, trained on this many images for this many epochs from this
+#: seed -- the same network under every profile, so FIDs of one dataset stay on one scale
+FID_CLASSIFIER = MappingProxyType(dict(max_train=10000, epochs=2, seed=0))
 
 
 def current_profile_name(default: str = "smoke") -> str:
