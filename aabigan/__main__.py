@@ -135,7 +135,10 @@ def main(argv=None) -> int:
     f.add_argument("--seeds", type=_int_list, default=[0])
     f.add_argument("--profile", default=None, help=f"{', '.join(PROFILES)} (default: $AABIGAN_PROFILE or smoke)")
     f.add_argument("--out", required=True, help="results CSV to append to")
+    f.add_argument("--rule", default="best", choices=("best", "last"),
+                   help="best: the lowest FID over the epochs (the paper's); last: after the last epoch")
     f.add_argument("--threads", type=_positive_int, default=None, help="torch threads (default: torch's choice)")
+    f.add_argument("--dry-run", action="store_true", help="list the cells still to run and stop")
 
     t = sub.add_parser("table", help="mean ± std of a paper table from result rows, beside the paper's")
     t.add_argument("name", choices=sorted([*TABLE_KEYS, "table4"]))
@@ -153,10 +156,18 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
 
     if args.cmd == "fid":
-        from .fid import run_fid
+        from .fid import fid_grid, run_fid
 
-        counts = run_fid(args.dataset.split(","), args.classes, args.out, args.objectives.split(","),
-                         args.profile or current_profile_name(), args.seeds, args.features)
+        cells = (args.dataset.split(","), args.classes, args.objectives.split(","),
+                 args.profile or current_profile_name(), args.seeds, args.features, args.rule)
+        if args.dry_run:
+            configs = fid_grid(*cells)
+            todo = pending(configs, read_rows(args.out), "fid")
+            print(f"{len(configs)} cells, {len(configs) - len(todo)} done, {len(todo)} to run")
+            for c in todo:
+                print(c)
+            return 0
+        counts = run_fid(cells[0], cells[1], args.out, *cells[2:])
         print(f"{counts['ran']} cells ({counts['failed']} failed), {counts['done_before']} already done -> {args.out}")
         return 1 if counts["failed"] else 0
 

@@ -446,7 +446,37 @@ def run_stacked(cfgs: list[RunConfig]) -> list[list[dict]]:
 
 
 # ---------------------------------------------------------------------------------------- the runner
-def _run_batch(batch: list[RunConfig], report: str = "rules") -> list[list[dict]]:
+def _report_schema(report: str):
+    """The results schema a report writes: :data:`REPORTS`'s, or the FID cells' (:mod:`aabigan.fid`)."""
+    if report == "fid":
+        from .store import FID_SCHEMA
+        return FID_SCHEMA
+    if report not in REPORTS:
+        raise ValueError(f"unknown report {report!r}; choose one of {', '.join([*REPORTS, 'fid'])}")
+    return REPORTS[report][0]
+
+
+def _check_configs(configs: list, report: str) -> None:
+    """An FID report takes FID configs and the others run configs: a mix-up is an error before the file opens."""
+    from .fid import FidConfig
+
+    want = FidConfig if report == "fid" else RunConfig
+    wrong = [c for c in configs if not isinstance(c, want)]
+    if wrong:
+        raise TypeError(f"report={report!r} runs {want.__name__}s; got {type(wrong[0]).__name__} {wrong[0]}")
+
+
+def _label(cfg) -> str:
+    """A config in the progress bar."""
+    if isinstance(cfg, RunConfig):
+        return f"{cfg.dataset}/{cfg.method}/s{cfg.seed}"
+    return f"{cfg.dataset}/{cfg.objective}/{cfg.anomaly_class}/s{cfg.seed}"
+
+
+def _run_batch(batch: list, report: str = "rules") -> list[list[dict]]:
+    if report == "fid":
+        from .fid import run_one_fid
+        return [run_one_fid(c) for c in batch]
     if report != "rules":
         return [run_one(c, report) for c in batch]
     return run_stacked(batch) if len(batch) > 1 else [run_one(batch[0])]
@@ -551,10 +581,13 @@ def expected_rules(cfg: RunConfig) -> set[str]:
 def pending(configs: Iterable[RunConfig], rows: Iterable[dict], report: str = "rules") -> list[RunConfig]:
     """The configs (duplicates dropped, order kept) that ``rows`` do not hold complete: a run is done only
     when an ok row of every one of its rules (:func:`expected_rules`) is there; a learning curve
-    (``report="curve"``, written in one piece) when it has ok rows."""
+    (``report="curve"``, written in one piece) when it has ok rows; an FID cell (``report="fid"``) when it
+    has an ok row of its hash and rule."""
     configs = list(dict.fromkeys(configs))
     if report == "curve":
         done = {r["config_hash"] for r in rows if r.get("status") == "ok"}
+    elif report == "fid":              # an FID cell (aabigan.fid.FidConfig) has one row, under its rule
+        done = complete_keys(rows, {c.hash: {c.rule} for c in configs})
     else:
         done = complete_keys(rows, {c.hash: expected_rules(c) for c in configs})
     return [c for c in configs if c.hash not in done]
@@ -582,16 +615,19 @@ def run_grid(configs: Iterable[RunConfig], out, progress: bool = True, stack: in
 
     ``report="curve"``: each run writes its learning curve instead (:data:`aabigan.store.CURVE_SCHEMA`, one
     row per epoch: validation and test AUROC of both scores), to a file of curves; runs are not stacked.
+
+    ``report="fid"``: the configs are Table 4 cells (:class:`aabigan.fid.FidConfig`), each written as one row of
+    :data:`aabigan.store.FID_SCHEMA` (:func:`aabigan.fid.run_one_fid`), with the same lock, resume and replace.
     """
     if int(workers) < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
-    if report not in REPORTS:
-        raise ValueError(f"unknown report {report!r}; choose one of {', '.join(REPORTS)}")
-    out = Path(out)
+    schema = _report_schema(report)
     configs = list(dict.fromkeys(configs))            # drop duplicates, keep order
+    _check_configs(configs, report)
+    out = Path(out)
     stack = stack if report == "rules" else 1
     _commit()                                         # the commit of the code as the grid starts
-    with ResultsFile(out, REPORTS[report][0]) as store:
+    with ResultsFile(out, schema) as store:
         todo = pending(configs, store.rows, report)
         started = {r["config_hash"] for r in store.rows if r["status"] == "ok"}
         counts = {"done_before": len(configs) - len(todo), "ran": 0, "failed": 0}
@@ -610,7 +646,7 @@ def run_grid(configs: Iterable[RunConfig], out, progress: bool = True, stack: in
             from tqdm.auto import tqdm
             bar = tqdm(total=len(configs), initial=counts["done_before"], desc=f"runs -> {out.name}", unit="run")
         if workers > 1 or executor is not None:
-            unknown = sorted({c.method for c in todo if c.method not in BUILT_IN_METHODS})
+            unknown = sorted({c.method for c in todo if isinstance(c, RunConfig) and c.method not in BUILT_IN_METHODS})
             if unknown:
                 raise ValueError(f"methods {unknown} were registered at run time; worker processes cannot see "
                                  "them (use workers=1)")
@@ -623,7 +659,7 @@ def run_grid(configs: Iterable[RunConfig], out, progress: bool = True, stack: in
                 counts["failed"] += not ok
             if bar is not None:
                 bar.update(len(batch))
-                bar.set_postfix(last=f"{cfg.dataset}/{cfg.method}/s{cfg.seed}", failed=counts["failed"])
+                bar.set_postfix(last=_label(cfg), failed=counts["failed"])
         if bar is not None:
             bar.close()
     return counts

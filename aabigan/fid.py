@@ -21,15 +21,22 @@ random conv net for tests.
 is the "anomaly" class of Lucic et al.'s protocol, left out), with no collected anomalies, and the FID of
 its samples against held-out test images of those nine classes.  ``objective`` trains the same networks
 with the BiGAN (eq. 4) or LS-BiGAN (eqs. 7-8) objective instead, the GAN and LSGAN columns of Table 4 in
-this repository's architecture.  :func:`run_fid` runs a grid of cells into a CSV, resumably
-(``python -m aabigan fid``), and :func:`summarise_fid` renders Table 4 from the rows.
+this repository's architecture.  A cell is a :class:`FidConfig` (a frozen config with a stable hash of
+the settings it resolves to, like :class:`aabigan.experiments.RunConfig`); :func:`run_fid` runs a grid of
+them into a CSV through the one resumable runner, :func:`aabigan.experiments.run_grid` with
+``report="fid"`` (``python -m aabigan fid``), and :func:`summarise_fid` renders Table 4 from the rows.
+The protocol's constants (the epochs, the feature network's training) live in :mod:`aabigan.profiles`.
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
+import hashlib
 import json
 import platform
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Callable
 
@@ -40,14 +47,17 @@ from torch import nn
 from torch.nn import functional as F
 
 from .nets import eval_mode
+from .profiles import FID_CLASSIFIER, PROFILES, get_profile
 from .store import FID_SCHEMA as _FID_SCHEMA
 
 __all__ = ["frechet_distance", "activation_statistics", "fid", "InceptionFeatures", "StandInFeatures",
            "ClassifierFeatures", "InceptionWeightsError", "fid_row", "run_fid", "FID_FIELDS", "FID_EPOCHS",
-           "FID_OBJECTIVES", "summarise_fid", "nine_class_data"]
+           "FID_OBJECTIVES", "FID_FEATURES", "FidConfig", "fid_grid", "run_one_fid", "summarise_fid",
+           "nine_class_data"]
 
-#: Supp. F: "We train 20 epochs for F-MNIST and MNIST and 100 epochs for CIFAR-10" (the paper profile)
-FID_EPOCHS = {"paper": {"mnist": 20, "fmnist": 20, "cifar10": 100}}
+#: the epochs of the FID runs per profile and dataset, as :attr:`aabigan.profiles.Profile.fid_epochs` sets them
+#: (derived from them: the protocol lives in the profiles)
+FID_EPOCHS = {name: dict(p.fid_epochs) for name, p in PROFILES.items() if p.fid_epochs}
 
 #: the fields of a :func:`fid_row` result, in order (the results store's FID schema)
 FID_FIELDS = list(_FID_SCHEMA.fields)
@@ -227,8 +237,13 @@ class StandInFeatures(nn.Module):
                 conv.weight.copy_(torch.randn(conv.weight.shape, generator=g) * (2.0 / fan_in) ** 0.5)
                 conv.bias.copy_(torch.randn(conv.bias.shape, generator=g) * 0.1)
         self.requires_grad_(False).eval()
-        self.name = f"stand-in-random-conv-{channels}ch-seed{seed}"
+        self.name = self.name_for(channels, seed)
         self.dim = 2 * channels
+
+    @staticmethod
+    def name_for(channels: int = 16, seed: int = 0) -> str:
+        """The ``name`` of the network these arguments build."""
+        return f"stand-in-random-conv-{channels}ch-seed{seed}"
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -248,7 +263,7 @@ class ClassifierFeatures(nn.Module):
     batch 128, ``epochs`` passes), from ``seed`` alone (its own generators; the global RNG is untouched),
     on one thread it takes well under a minute.  ``accuracy`` is its accuracy on 2000 images of the official
     test split: a check that the features separate the classes (with the defaults, about 0.96 on MNIST
-    and 0.8 on Fashion-MNIST).
+    and 0.8 on Fashion-MNIST).  The defaults are Table 4's network, :data:`aabigan.profiles.FID_CLASSIFIER`.
 
     Its Fréchet distances rank generators trained on the same data; they are on their own scale, *not*
     comparable with Inception FIDs.  Input: a batch (b, 1 or 3, 32, 32) in [0, 1].
@@ -256,7 +271,8 @@ class ClassifierFeatures(nn.Module):
 
     dim = 128
 
-    def __init__(self, dataset: str, seed: int = 0, max_train: int = 10000, epochs: int = 2, device=None):
+    def __init__(self, dataset: str, seed: int = FID_CLASSIFIER["seed"], max_train: int = FID_CLASSIFIER["max_train"],
+                 epochs: int = FID_CLASSIFIER["epochs"], device=None):
         super().__init__()
         from .data import IMAGE_DATASETS, canonical_name, load_images, to_model_input
         from .detector import resolve_device
@@ -266,7 +282,7 @@ class ClassifierFeatures(nn.Module):
             raise ValueError(f"ClassifierFeatures is trained on an image dataset {IMAGE_DATASETS}; got {dataset!r}")
         if int(max_train) < 128 or int(epochs) < 1:
             raise ValueError(f"max_train must be at least 128 and epochs at least 1, got {max_train}, {epochs}")
-        self.name = f"classifier-{name}-{self.dim}d-n{int(max_train)}-e{int(epochs)}-seed{int(seed)}"
+        self.name = self.name_for(name, seed, max_train, epochs)
         rng = np.random.default_rng(int(seed))
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(seed))
@@ -293,6 +309,12 @@ class ClassifierFeatures(nn.Module):
         pred = np.concatenate([self.head(self(torch.as_tensor(to_model_input(Xt[i:i + 500])))).argmax(1).cpu().numpy()
                                for i in range(0, 2000, 500)])
         self.accuracy = float(np.mean(pred == yt[:2000]))
+
+    @classmethod
+    def name_for(cls, dataset: str, seed: int = FID_CLASSIFIER["seed"], max_train: int = FID_CLASSIFIER["max_train"],
+                 epochs: int = FID_CLASSIFIER["epochs"]) -> str:
+        """The ``name`` of the network these arguments train (known before it is trained)."""
+        return f"classifier-{dataset}-{cls.dim}d-n{int(max_train)}-e{int(epochs)}-seed{int(seed)}"
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -342,6 +364,149 @@ def _generate(generator: nn.Module, latent_dim: int, n: int, seed: int, device, 
         return np.concatenate([generator(z[i:i + batch].to(device)).cpu().numpy() for i in range(0, n, batch)])
 
 
+#: the feature networks a :class:`FidConfig` names: "classifier" (:class:`ClassifierFeatures` trained as
+#: :data:`aabigan.profiles.FID_CLASSIFIER` says, one network per dataset; works offline), "inception"
+#: (:class:`InceptionFeatures`; needs its weights), "stand-in" (:class:`StandInFeatures`, for smoke runs)
+FID_FEATURES = ("classifier", "inception", "stand-in")
+#: the overrides of a :class:`FidConfig` that cap the data rather than set AA-BiGAN (default: the profile's
+#: ``max_train_normal`` / ``max_eval``)
+DATA_OPTIONS = ("max_train", "max_reference")
+
+
+def _feature_net_name(features: str, dataset: str) -> str:
+    if features == "classifier":
+        return ClassifierFeatures.name_for(dataset, **FID_CLASSIFIER)
+    if features == "inception":
+        return InceptionFeatures.name
+    if features == "stand-in":
+        return StandInFeatures.name_for()
+    return features          # a feature network's own name (fid_row with a feature_fn of its own)
+
+
+def _name_of(feature_fn) -> str:
+    """A feature network's ``name`` (a plain function: its own name)."""
+    return str(getattr(feature_fn, "name", None) or getattr(feature_fn, "__name__", type(feature_fn).__name__))
+
+
+@dataclass(frozen=True)
+class FidConfig:
+    """Everything that determines one Table 4 cell (:func:`run_one_fid`).
+
+    ``features``: one of :data:`FID_FEATURES`, or the ``name`` of a feature network passed to :func:`fid_row`
+    by hand (such a config cannot build its network).  ``overrides``: (name, value) pairs of AA-BiGAN settings
+    (``epochs``, ``width``, ...) and of :data:`DATA_OPTIONS`.  :attr:`hash` is of the config *and* of what it
+    resolves to -- the AA-BiGAN settings, the data caps and the feature network's name -- so a changed profile
+    or feature protocol trains again, while "classifier" and the name it gives are one config."""
+
+    dataset: str
+    anomaly_class: int
+    objective: str = "aa"
+    features: str = "classifier"
+    seed: int = 0
+    profile: str = "smoke"
+    rule: str = "best"
+    overrides: tuple[tuple[str, object], ...] = ()
+
+    def __post_init__(self):
+        from .data import IMAGE_DATASETS, canonical_name
+        from .methods import METHODS
+        from .validation import check_integer
+
+        object.__setattr__(self, "dataset", canonical_name(self.dataset))
+        if self.dataset not in IMAGE_DATASETS:
+            raise ValueError(f"FID is computed on image datasets {IMAGE_DATASETS}; got {self.dataset!r}")
+        if isinstance(self.anomaly_class, bool) or int(self.anomaly_class) not in range(10):
+            raise ValueError(f"anomaly_class must be one of the classes 0-9, got {self.anomaly_class!r}")
+        object.__setattr__(self, "anomaly_class", int(self.anomaly_class))
+        object.__setattr__(self, "seed", int(check_integer(self.seed, "seed", 0)))
+        if self.objective not in FID_OBJECTIVES:
+            raise ValueError(f"unknown objective {self.objective!r}; choose one of {', '.join(FID_OBJECTIVES)}")
+        if self.rule not in ("best", "last"):
+            raise ValueError(f"unknown rule {self.rule!r}; choose 'best' (lowest FID over the epochs) or 'last'")
+        if not isinstance(self.features, str) or not self.features.strip():
+            raise ValueError(f"unknown features {self.features!r}; choose one of {', '.join(FID_FEATURES)} (or "
+                             "name the feature network passed to fid_row)")
+        get_profile(self.profile)
+        overrides = {str(k): tuple(v) if isinstance(v, list) else v for k, v in dict(self.overrides).items()}
+        for k in DATA_OPTIONS:
+            if k in overrides and (overrides[k] is None or int(overrides[k]) < 2):
+                raise ValueError(f"max_train and max_reference must be at least 2, got {overrides[k]}")
+        METHODS["aabigan"].params({k: v for k, v in overrides.items() if k not in DATA_OPTIONS})  # unknown names
+        object.__setattr__(self, "overrides", tuple(sorted(overrides.items())))
+
+    family = "image"
+
+    def settings(self) -> dict:
+        """AA-BiGAN's settings: the profile's for FID (:meth:`~aabigan.profiles.Profile.fid_settings`), the
+        objective, then the overrides -- what a row records as ``settings``."""
+        out = get_profile(self.profile).fid_settings(self.dataset)
+        if self.objective != "aa":
+            out["objective"] = self.objective
+        out.update({k: v for k, v in self.overrides if k not in DATA_OPTIONS})
+        out["epochs"] = int(out["epochs"])
+        return out
+
+    def data_args(self) -> dict:
+        """:func:`nine_class_data`'s caps: the profile's ``max_train_normal`` / ``max_eval``, or the overrides."""
+        caps = get_profile(self.profile).split_image
+        out = {"max_train": caps.get("max_train_normal"), "max_reference": caps.get("max_eval")}
+        out.update({k: int(v) for k, v in self.overrides if k in DATA_OPTIONS})
+        return out
+
+    @property
+    def feature_net(self) -> str:
+        """The name of the feature network the run measures with."""
+        return _feature_net_name(self.features, self.dataset)
+
+    @classmethod
+    def from_row(cls, row: dict) -> "FidConfig":
+        """The config an FID row was written for: its fields, the feature network it names, and as overrides
+        the settings and image counts in which the row differs from its profile's.  ``from_row(row).hash ==
+        row["config_hash"]`` unless the profile changed since (then the runner trains that cell again); a row
+        whose counts fell short of the profile's caps (fewer images than the cap) gives the counts as caps."""
+        dataset, prof = row["dataset"], row["profile"]
+        features = next((f for f in FID_FEATURES if _feature_net_name(f, dataset) == row["feature_net"]),
+                        row["feature_net"])
+        cfg = cls(dataset, int(row["anomaly_class"]), row["objective"] or "aa", features, int(row["seed"]), prof,
+                  row["rule"])
+        recorded = json.loads(row["settings"]) if row.get("settings") else {}
+        base = cfg.settings()
+        overrides = {k: v for k, v in recorded.items() if k != "objective" and base.get(k) != v}
+        missing = sorted(set(base) - set(recorded))
+        if missing:
+            raise ValueError(f"{getattr(row, 'source', 'a row')}: its settings lack {missing} of profile {prof!r}")
+        caps = cfg.data_args()
+        for k, col in (("max_train", "n_train"), ("max_reference", "n_reference")):
+            if str(row.get(col, "")).strip() and int(row[col]) != caps[k]:
+                overrides[k] = int(row[col])
+        return dataclasses.replace(cfg, overrides=tuple(overrides.items()))
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["overrides"] = dict(self.overrides)
+        return d
+
+    @property
+    def hash(self) -> str:
+        """Stable hash of the config and what it resolves to (settings, data caps, feature network)."""
+        config = {k: v for k, v in self.to_dict().items() if k != "features"}
+        blob = json.dumps({"config": config, "settings": self.settings(), "data": self.data_args(),
+                           "feature_net": self.feature_net}, sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+@functools.lru_cache(maxsize=None)
+def _feature_network(features: str, dataset: str) -> nn.Module:
+    """The feature network of a :class:`FidConfig`, built once per process (the classifier trains ~a minute)."""
+    if features == "classifier":
+        return ClassifierFeatures(dataset, **FID_CLASSIFIER)
+    if features == "inception":
+        return InceptionFeatures()
+    if features == "stand-in":
+        return StandInFeatures()
+    raise ValueError(f"a config naming the feature network {features!r} cannot build it; pass feature_fn to fid_row")
+
+
 def fid_row(dataset: str, anomaly_class: int, profile: str | None = None, seed: int = 0,
             feature_fn: Callable | None = None, rule: str = "best", epochs: int | None = None,
             max_train: int | None = None, max_reference: int | None = None, batch_size: int = 50,
@@ -349,8 +514,9 @@ def fid_row(dataset: str, anomaly_class: int, profile: str | None = None, seed: 
     """One cell of Table 4 (Supp. F, "Generation Ability Assessment"), as a result row (:data:`FID_FIELDS`).
 
     AA-BiGAN is trained on the nine classes other than ``anomaly_class``, all treated as normal (no
-    collected anomalies), with the profile's image settings and ``objective`` (:data:`FID_OBJECTIVES`).  Epochs: 20 for MNIST / F-MNIST and 100 for
-    CIFAR-10 under the ``paper`` profile (:data:`FID_EPOCHS`), the profile's epochs otherwise, or ``epochs``.
+    collected anomalies), with the profile's image settings and ``objective`` (:data:`FID_OBJECTIVES`).
+    Epochs: the profile's FID epochs (:attr:`aabigan.profiles.Profile.fid_epochs`: 20 for MNIST / F-MNIST
+    and 100 for CIFAR-10 under ``paper``), the profile's image epochs otherwise, or ``epochs``.
     The generator then draws as many images as the reference set holds, and their FID against the held-out
     test images of the nine classes is computed with ``feature_fn`` (None: :class:`InceptionFeatures`).
     ``fid_real`` is the FID of the training images themselves against the same reference: the value a
@@ -360,33 +526,35 @@ def fid_row(dataset: str, anomaly_class: int, profile: str | None = None, seed: 
     observed FID", as the paper does -- a choice made on the reference set, so optimistic);
     ``rule="last"`` only scores the networks after the last epoch.  ``fid_last`` is in the row either way.
     ``max_train`` / ``max_reference`` cap the image counts (default: the profile's ``max_train_normal`` /
-    ``max_eval``; none under ``paper``: all 54000 / 9000 MNIST images).
+    ``max_eval``; none under ``paper``: all 54000 / 9000 MNIST images).  The row's ``config_hash`` is of the
+    :class:`FidConfig` these arguments make (its ``features``: the feature network's name).
     """
+    overrides = tuple((k, v) for k, v in (("epochs", epochs), ("max_train", max_train),
+                                          ("max_reference", max_reference)) if v is not None)
+    name = "inception" if feature_fn is None else _name_of(feature_fn)
+    cfg = FidConfig(dataset, anomaly_class, objective, name, seed, get_profile(profile).name, rule, overrides)
+    return _fid_experiment(cfg, feature_fn, batch_size)
+
+
+def _fid_experiment(cfg: FidConfig, feature_fn: Callable | None = None, batch_size: int = 50) -> dict:
+    """The row of one config, measured with ``feature_fn`` (None: the config's own network)."""
     import torchvision
 
     from . import __version__
-    from .data import canonical_name
     from .detector import AABiGAN
     from .provenance import commit as _commit, device_name as _device_name
-    from .profiles import RUNNER_BASE_SETTINGS, get_profile
+    from .profiles import RUNNER_BASE_SETTINGS
 
-    if rule not in ("best", "last"):
-        raise ValueError(f"unknown rule {rule!r}; choose 'best' (lowest FID over the epochs) or 'last'")
-    if objective not in FID_OBJECTIVES:
-        raise ValueError(f"unknown objective {objective!r}; choose one of {', '.join(FID_OBJECTIVES)}")
     t0 = time.perf_counter()
-    prof = get_profile(profile)
-    name = canonical_name(dataset)
-    caps = prof.split_image
-    X_train, X_ref = nine_class_data(name, anomaly_class, seed,
-                                     max_train if max_train is not None else caps.get("max_train_normal"),
-                                     max_reference if max_reference is not None else caps.get("max_eval"))
-    settings = prof.method_settings(name, "image")
-    settings["epochs"] = int(epochs if epochs is not None else FID_EPOCHS.get(prof.name, {}).get(name, settings["epochs"]))
-    if objective != "aa":
-        settings["objective"] = objective
+    settings = cfg.settings()
     if feature_fn is None:
-        feature_fn = InceptionFeatures(settings.get("device"))
+        feature_fn = InceptionFeatures(settings.get("device")) if cfg.features == "inception" else \
+            _feature_network(cfg.features, cfg.dataset)
+    net_name = _name_of(feature_fn)
+    if net_name != cfg.feature_net:
+        raise ValueError(f"the feature network is {net_name!r}, not the config's {cfg.feature_net!r}")
+    X_train, X_ref = nine_class_data(cfg.dataset, cfg.anomaly_class, cfg.seed, **cfg.data_args())
+    seed = cfg.seed
     mu_ref, s_ref = activation_statistics(X_ref, feature_fn, batch_size)
     n_gen = len(X_ref)
     # the same distance for real images: the training images themselves (at most n_gen of them) -- the
@@ -405,18 +573,18 @@ def fid_row(dataset: str, anomaly_class: int, profile: str | None = None, seed: 
 
     from .experiments import _quiet_if_smoke
 
-    with _quiet_if_smoke(prof.name):
+    with _quiet_if_smoke(cfg.profile):
         det = AABiGAN(**{**RUNNER_BASE_SETTINGS, **settings}, random_state=seed).fit(
-            X_train, callbacks=(track,) if rule == "best" else ())
+            X_train, callbacks=(track,) if cfg.rule == "best" else ())
     last = per_epoch[-1][0] if per_epoch else score(det.generator_, det.nets_.latent_dim, det.device_)
     best, best_epoch = min(per_epoch, key=lambda t: (t[0], t[1])) if per_epoch else (last, det.selected_epoch_)
     return {
-        "status": "ok", "dataset": name, "objective": objective, "anomaly_class": int(anomaly_class),
-        "profile": prof.name,
-        "seed": int(seed), "fid": round(best, 4), "rule": rule, "epoch": int(best_epoch),
+        "config_hash": cfg.hash, "status": "ok", "dataset": cfg.dataset, "objective": cfg.objective,
+        "anomaly_class": cfg.anomaly_class, "profile": cfg.profile,
+        "seed": seed, "fid": round(best, 4), "rule": cfg.rule, "epoch": int(best_epoch),
         "fid_last": round(last, 4), "fid_real": round(fid_real, 4), "epochs": settings["epochs"], "n_train": int(len(X_train)),
         "n_reference": int(len(X_ref)), "n_generated": int(n_gen),
-        "feature_net": getattr(feature_fn, "name", type(feature_fn).__name__),
+        "feature_net": net_name,
         "feature_dim": int(len(mu_ref)), "feature_accuracy": getattr(feature_fn, "accuracy", ""),
         "settings": json.dumps(settings, sort_keys=True),
         "fit_seconds": round(float(det.fit_seconds_), 3), "seconds": round(time.perf_counter() - t0, 3),
@@ -426,70 +594,43 @@ def fid_row(dataset: str, anomaly_class: int, profile: str | None = None, seed: 
     }
 
 
-def _fid_key(row: dict) -> tuple:
-    return tuple(str(row[k]) for k in ("dataset", "objective", "anomaly_class", "profile", "seed", "rule",
-                                       "feature_net"))
+def run_one_fid(cfg: FidConfig) -> list[dict]:
+    """The result rows of one config (one row; a single failed row on error), as the grid runner takes them
+    (:func:`aabigan.experiments.run_grid` with ``report="fid"``)."""
+    try:
+        return [_fid_experiment(cfg)]
+    except Exception as exc:   # recorded as failed, never as a number
+        return [{f: "" for f in FID_FIELDS} | {
+            "config_hash": cfg.hash, "status": "failed", "dataset": cfg.dataset, "objective": cfg.objective,
+            "anomaly_class": cfg.anomaly_class, "profile": cfg.profile, "seed": cfg.seed, "rule": cfg.rule,
+            "feature_net": cfg.feature_net, "settings": json.dumps(cfg.settings(), sort_keys=True),
+            "error": f"{type(exc).__name__}: {exc}"[:500],
+            "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}]
+
+
+def fid_grid(datasets, anomaly_classes, objectives=("aa",), profile: str | None = None, seeds=(0,),
+             features: str = "classifier", rule: str = "best", overrides=()) -> list[FidConfig]:
+    """The configs of every dataset x objective x anomaly class x seed (in that order)."""
+    if features not in FID_FEATURES:
+        raise ValueError(f"unknown features {features!r}; choose one of {', '.join(FID_FEATURES)}")
+    prof = get_profile(profile).name
+    return [FidConfig(d, k, o, features, s, prof, rule, tuple(overrides)) for d in datasets for o in objectives
+            for k in anomaly_classes for s in seeds]
 
 
 def run_fid(datasets, anomaly_classes, out, objectives=("aa",), profile: str | None = None, seeds=(0,),
-            features: str = "classifier", rule: str = "best", progress: bool = True) -> dict:
-    """Table 4 cells (:func:`fid_row`) for every dataset x objective x anomaly class x seed, appended to the
-    CSV ``out`` one row per cell as it finishes; cells already there (status ok) are skipped, so an
-    interrupted grid resumes.  ``features``: "classifier" (:class:`ClassifierFeatures`, one network per
-    dataset, trained first; works offline), "inception" (:class:`InceptionFeatures`; needs its weights) or
-    "stand-in" (:class:`StandInFeatures`, for smoke runs).  A cell that raises is recorded as a failed row.
-    Returns counts {"done_before", "ran", "failed"}."""
-    from pathlib import Path
+            features: str = "classifier", rule: str = "best", progress: bool = True, overrides=(),
+            workers: int = 1, executor=None) -> dict:
+    """Table 4 cells (:func:`fid_grid`) for every dataset x objective x anomaly class x seed, run by the one
+    grid runner (:func:`aabigan.experiments.run_grid`, ``report="fid"``) into the CSV ``out``: locked against a
+    second runner, one row per cell written as it finishes, cells already there (an ok row of the same config
+    hash) skipped, so an interrupted grid resumes and a changed setting runs again.  ``features``: one of
+    :data:`FID_FEATURES`.  A cell that raises is recorded as a failed row.  Returns counts {"done_before",
+    "ran", "failed"}."""
+    from .experiments import run_grid
 
-    from .data import canonical_name
-    from .store import ResultsFile
-    from .profiles import get_profile
-
-    builders = {"classifier": lambda ds: ClassifierFeatures(ds), "inception": lambda ds: InceptionFeatures(),
-                "stand-in": lambda ds: StandInFeatures()}
-    if features not in builders:
-        raise ValueError(f"unknown features {features!r}; choose one of {', '.join(builders)}")
-    for o in objectives:
-        if o not in FID_OBJECTIVES:
-            raise ValueError(f"unknown objective {o!r}; choose one of {', '.join(FID_OBJECTIVES)}")
-    prof = get_profile(profile).name
-    out = Path(out)
-    store = ResultsFile(out, _FID_SCHEMA).open()       # locked and checked before anything is trained
-    done = {_fid_key(r) for r in store.rows if r["status"] == "ok"}
-    counts = {"done_before": 0, "ran": 0, "failed": 0}
-    cells = [(canonical_name(d), o, int(k), int(s)) for d in datasets for o in objectives
-             for k in anomaly_classes for s in seeds]
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=len(cells), desc=f"FID -> {out.name}", unit="cell")
-    try:
-        nets: dict[str, nn.Module] = {}
-        for ds, o, k, s in cells:
-            if ds not in nets:
-                nets[ds] = builders[features](ds)
-            net = nets[ds]
-            key = (ds, o, str(k), prof, str(s), rule, net.name)
-            if key in done:
-                counts["done_before"] += 1
-            else:
-                try:
-                    row = fid_row(ds, k, prof, seed=s, feature_fn=net, rule=rule, objective=o)
-                except Exception as exc:   # recorded as failed, never as a number
-                    row = {"status": "failed", "dataset": ds, "objective": o, "anomaly_class": k, "profile": prof,
-                           "seed": s, "rule": rule, "feature_net": net.name, "error": f"{type(exc).__name__}: {exc}"[:500],
-                           "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-                store.append([{f: row.get(f, "") for f in FID_FIELDS}])
-                counts["ran"] += 1
-                counts["failed"] += row["status"] != "ok"
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(last=f"{ds}/{o}/{k}", failed=counts["failed"])
-    finally:
-        store.close()
-    if bar is not None:
-        bar.close()
-    return counts
+    configs = fid_grid(datasets, anomaly_classes, objectives, profile, seeds, features, rule, overrides)
+    return run_grid(configs, out, progress=progress, workers=workers, report="fid", executor=executor)
 
 
 def summarise_fid(rows: list[dict], directory=None) -> list[dict]:
@@ -497,7 +638,9 @@ def summarise_fid(rows: list[dict], directory=None) -> list[dict]:
     over the anomaly classes and seeds (``real``: the mean ``fid_real``, the floor), with the paper's value
     for its nearest model beside it
     (:data:`FID_OBJECTIVES`: AA-BiGAN -> AA-BiGAN, LS-BiGAN -> LSGAN, BiGAN -> GAN).  Failed rows are left
-    out.  The paper's FIDs use Inception features: with any other feature network the two columns are on
+    out.  A cell whose rows differ in their settings, selection rule or image counts is refused
+    (ValueError), as :func:`aabigan.tables.summarise` refuses one: its mean would be of different experiments.
+    The paper's FIDs use Inception features: with any other feature network the two columns are on
     different scales, and only the ranking of the models can be set side by side."""
     from .data import DISPLAY_NAMES
     from .tables import paper_table
@@ -506,6 +649,7 @@ def summarise_fid(rows: list[dict], directory=None) -> list[dict]:
     groups: dict[tuple, list[float]] = defaultdict(list)
     real: dict[tuple, list[float]] = defaultdict(list)
     profiles: dict[tuple, set] = defaultdict(set)
+    protocol: dict[tuple, set] = defaultdict(set)
     for r in rows:
         if r.get("status", "ok") != "ok":
             continue
@@ -514,6 +658,14 @@ def summarise_fid(rows: list[dict], directory=None) -> list[dict]:
         if r.get("fid_real") not in (None, ""):
             real[k].append(float(r["fid_real"]))
         profiles[k].add(str(r["profile"]))
+        protocol[k].add((f"settings {r.get('settings', '')}", f"rule {r.get('rule', '')}",
+                         f"n_train {r.get('n_train', '')}", f"n_reference {r.get('n_reference', '')}"))
+    mixed = {k: v for k, v in protocol.items() if len(v) > 1}
+    if mixed:
+        (ds, obj, net), v = next(iter(mixed.items()))
+        raise ValueError(f"cell {{'dataset': {ds!r}, 'objective': {obj!r}, 'feature_net': {net!r}}} mixes runs "
+                         f"with different settings ({' vs '.join(', '.join(p) for p in sorted(v))}); select one "
+                         "profile or keep such runs in separate result files")
     order = list(FID_OBJECTIVES)
     out = []
     for (ds, obj, net), vals in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][2], order.index(kv[0][1]))):

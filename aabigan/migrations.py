@@ -15,6 +15,24 @@ The mapping, old column -> new column, on the committed files:
 * images, cpu profile (``{"batch_size": 64, "epochs": 20, "neg_batch_size": 16, "width": 16}``): Deep SAD ->
   ``{"batch_size": 64, "epochs": 20, "width": 8}``; the supervised classifier -> the same plus
   ``"neg_batch_size": 16``.
+
+``fid-config-hash`` (2026-12-01, issue 16): FID rows (Table 4) were keyed by seven of their columns (dataset,
+objective, anomaly class, profile, seed, rule, feature network), a key blind to the settings, so a changed
+profile would not have re-run a cell.  They now go through the one grid runner as
+:class:`aabigan.fid.FidConfig` s, keyed like every run by a ``config_hash`` of the config and the settings, data
+caps and feature network it resolves to; the FID header gains ``config_hash`` as its first column.
+:func:`fid_config_hash` adds it to a file of the old header: each row's config (:meth:`FidConfig.from_row`)
+must give back the row's recorded settings, epochs, image counts and feature network exactly, or nothing is
+written.  No other value changes.  The mapping on the committed ``results/fid-cpu.csv`` (30 rows: MNIST, cpu
+profile, seed 0, rule best, ``classifier-mnist-128d-n10000-e2-seed0``; objective, left-out classes 0-9 ->
+config hash):
+
+* ``aa``: 0d233e6168576211 0f6cb300bd06ce65 cb91183c7b18d370 08cddd5af5890418 eb1317bd172adee0
+  145245a908785de8 161b64a336dd2fb1 1521f7047043bce3 a27da251b724bc00 e267fdc4e03c6173
+* ``lsgan``: 0798ea0a4683630c 4984036950839733 5654b609ab2c3f2d 6c5e5fbed50c1edc 75ba5dc5ee26f6ad
+  989c2570162120c3 1afc3fd6d4304fa5 a97482dd0a3624b7 8661262a40b28ae9 a11765210bc5cd57
+* ``bigan``: 54e4279d025a2ff6 89ba0729704fc866 051e3f7aa4006c56 75ba80c58fca0307 a49f468036035e2b
+  d3370464280043d1 f34edb8658326052 345ca7af19330360 3ba7b322d6887577 f3b077904d7609a6
 """
 from __future__ import annotations
 
@@ -23,9 +41,15 @@ import json
 from pathlib import Path
 
 from .experiments import RunConfig
-from .store import RUN_SCHEMA, ResultsFile
+from .store import FID_SCHEMA, RUN_SCHEMA, ResultsFile, Schema
 
-__all__ = ["settings_as_run"]
+__all__ = ["settings_as_run", "fid_config_hash", "FID_SCHEMA_BEFORE_HASH"]
+
+#: the FID header before ``fid-config-hash``: no ``config_hash``, keyed by seven columns
+FID_SCHEMA_BEFORE_HASH = Schema("fid-before-hash", tuple(f for f in FID_SCHEMA.fields if f != "config_hash"),
+                                key=("dataset", "objective", "anomaly_class", "profile", "seed", "rule", "feature_net"),
+                                required=tuple(f for f in FID_SCHEMA.required if f != "config_hash"),
+                                numeric=FID_SCHEMA.numeric)
 
 
 def _config_of_old_row(row: dict) -> RunConfig:
@@ -62,3 +86,45 @@ def settings_as_run(path) -> int:
             store.rows = []
             store.append(rows)
     return changed
+
+
+def _fid_config_of(row: dict):
+    """The :class:`~aabigan.fid.FidConfig` of an FID row, checked against every column it determines."""
+    from .fid import FidConfig
+
+    cfg = FidConfig.from_row(row)
+    where = getattr(row, "source", "a row")
+    if json.dumps(cfg.settings(), sort_keys=True) != row["settings"]:
+        raise ValueError(f"{where}: its config resolves to settings {cfg.settings()}, not the recorded {row['settings']}")
+    if cfg.feature_net != row["feature_net"]:
+        raise ValueError(f"{where}: its config names the feature network {cfg.feature_net!r}, not {row['feature_net']!r}")
+    if row["status"] == "ok":
+        caps = cfg.data_args()
+        got = (int(row["epochs"]), int(row["n_train"]), int(row["n_reference"]))
+        if got != (cfg.settings()["epochs"], caps["max_train"], caps["max_reference"]):
+            raise ValueError(f"{where}: epochs, n_train, n_reference {got} are not its config's")
+    return cfg
+
+
+def fid_config_hash(path) -> int:
+    """Give every row of an FID file of the old header (:data:`FID_SCHEMA_BEFORE_HASH`) its ``config_hash``
+    (see the module docstring), in one atomic, locked write; returns the number of rows rewritten (0 for a file
+    that has the column already, after checking that every row's hash is its config's).  A row whose config
+    does not give back its recorded columns is an error: nothing is written."""
+    from .store import ResultsFileError, read_rows
+
+    path = Path(path)
+    try:
+        current = read_rows(path, FID_SCHEMA)
+    except ResultsFileError:
+        current = None
+    if current is not None:
+        bad = [r.source for r in current if _fid_config_of(r).hash != r["config_hash"]]
+        if bad:
+            raise ValueError(f"rows whose config_hash is not their config's: {', '.join(bad)}")
+        return 0
+    with ResultsFile(path, FID_SCHEMA_BEFORE_HASH) as store:
+        rows = [{"config_hash": _fid_config_of(r).hash, **r} for r in store.rows]
+        store.schema, store.rows = FID_SCHEMA, []
+        store.append(rows)
+    return len(rows)

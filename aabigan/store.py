@@ -76,7 +76,7 @@ ROW_FIELDS = ["config_hash", "status", "rule", "dataset", "method", "normal_clas
               "n_collected", "n_polluted", "fit_seconds", "device", "aabigan_version", "torch_version",
               "python_version", "commit", "settings", "error", "finished_at"]
 
-FID_FIELDS = ["status", "dataset", "objective", "anomaly_class", "profile", "seed", "fid", "rule", "epoch",
+FID_FIELDS = ["config_hash", "status", "dataset", "objective", "anomaly_class", "profile", "seed", "fid", "rule", "epoch",
               "fid_last", "fid_real", "epochs", "n_train", "n_reference", "n_generated", "feature_net", "feature_dim",
               "feature_accuracy", "settings", "fit_seconds", "seconds", "device", "aabigan_version",
               "torch_version", "torchvision_version", "python_version", "commit", "error", "finished_at"]
@@ -91,10 +91,11 @@ RUN_SCHEMA = Schema("run", tuple(ROW_FIELDS), key=("config_hash", "rule"),
                     required=("config_hash", "rule", "dataset", "method", "normal_class", "seed", "profile",
                               "finished_at"),
                     numeric=("gamma_l", "gamma_p", "auroc", "auprc"))
-#: Table 4's FID cells (:mod:`aabigan.fid`)
-FID_SCHEMA = Schema("fid", tuple(FID_FIELDS),
-                    key=("dataset", "objective", "anomaly_class", "profile", "seed", "rule", "feature_net"),
-                    required=("dataset", "objective", "anomaly_class", "profile", "seed", "rule", "feature_net",
+#: Table 4's FID cells (:mod:`aabigan.fid`, :func:`aabigan.experiments.run_grid` with ``report="fid"``): one
+#: row per :class:`aabigan.fid.FidConfig`, keyed like a run's by its config hash (files written before the hash
+#: was a column: :func:`aabigan.migrations.fid_config_hash`)
+FID_SCHEMA = Schema("fid", tuple(FID_FIELDS), key=("config_hash", "rule"),
+                    required=("config_hash", "dataset", "objective", "anomaly_class", "profile", "seed", "rule", "feature_net",
                               "finished_at"),
                     numeric=("fid",))
 #: learning curves (:func:`aabigan.experiments.run_grid` with ``report="curve"``): one row per (run, epoch)
@@ -104,6 +105,8 @@ CURVE_SCHEMA = Schema("curve", tuple(CURVE_FIELDS), key=("config_hash", "epoch")
                       numeric=("gamma_l", "gamma_p", "val_auroc_reconstruction", "val_auroc_latent",
                                "test_auroc_reconstruction", "test_auroc_latent"))
 SCHEMAS = (RUN_SCHEMA, FID_SCHEMA, CURVE_SCHEMA)
+#: headers that older versions wrote -> the migration that rewrites such a file (:mod:`aabigan.migrations`)
+_MIGRATIONS = {tuple(f for f in FID_FIELDS if f != "config_hash"): "aabigan.migrations.fid_config_hash(path)"}
 _STATUSES = ("ok", "failed")
 
 
@@ -179,8 +182,10 @@ def _parse(path: Path, text: str, schema: Schema | None) -> tuple[Schema | None,
     found = next((s for s in known if tuple(header) == s.fields), None)
     if found is None:
         want = " or ".join(",".join(s.fields) for s in known)
+        hint = _MIGRATIONS.get(tuple(header))
+        hint = f"\n  it is an older version's header: {hint} rewrites the file" if hint else ""
         raise ResultsFileError(f"{path}: its header is not the one this version writes; refusing to read rows "
-                               f"under the wrong columns.\n  found:    {','.join(header)}\n  expected: {want}")
+                               f"under the wrong columns.\n  found:    {','.join(header)}\n  expected: {want}{hint}")
     rows, problems, start = [], [], 2
     try:
         for values in reader:

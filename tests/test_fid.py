@@ -1,7 +1,9 @@
 """Fréchet Inception Distance: the closed form, its numerics, the feature networks and the Table 4 run."""
 from __future__ import annotations
 
+import dataclasses
 import urllib.error
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -248,25 +250,36 @@ def test_fid_row_objectives(features):
         fid_row("mnist", 3, "smoke", feature_fn=features, objective="wgan")
 
 
-def test_run_fid_appends_resumes_and_summarises(tmp_path, monkeypatch):
+SMALL = (("max_train", 48), ("max_reference", 48))
+
+
+@pytest.fixture
+def trainings(monkeypatch):
+    """The configs the runner trains, in order (each FID experiment, counted)."""
     calls = []
-    real = fidmod.fid_row
+    real = fidmod._fid_experiment
 
-    def counted(*args, **kwargs):
-        calls.append((args, kwargs["objective"]))
-        return real(*args, **{**kwargs, "max_train": 48, "max_reference": 48})
+    def counted(cfg, *args, **kwargs):
+        calls.append(cfg)
+        return real(cfg, *args, **kwargs)
 
-    monkeypatch.setattr(fidmod, "fid_row", counted)
+    monkeypatch.setattr(fidmod, "_fid_experiment", counted)
+    return calls
+
+
+def test_run_fid_appends_resumes_and_summarises(tmp_path, trainings):
     out = tmp_path / "fid.csv"
     counts = fidmod.run_fid(["mnist"], [1, 2], out, objectives=("aa", "bigan"), profile="smoke",
-                            features="stand-in", progress=False)
-    assert counts == {"done_before": 0, "ran": 4, "failed": 0} and len(calls) == 4
+                            features="stand-in", progress=False, overrides=SMALL)
+    assert counts == {"done_before": 0, "ran": 4, "failed": 0} and len(trainings) == 4
     again = fidmod.run_fid(["mnist"], [1, 2, 3], out, objectives=("aa", "bigan"), profile="smoke",
-                           features="stand-in", progress=False)
-    assert again == {"done_before": 4, "ran": 2, "failed": 0} and len(calls) == 6
+                           features="stand-in", progress=False, overrides=SMALL)
+    assert again == {"done_before": 4, "ran": 2, "failed": 0} and len(trainings) == 6
     from aabigan.experiments import read_rows
     rows = read_rows(out)
     assert len(rows) == 6 and list(rows[0]) == FID_FIELDS and all(r["status"] == "ok" for r in rows)
+    assert [r["config_hash"] for r in rows] == [c.hash for c in trainings]
+    assert all(fidmod.FidConfig.from_row(r).hash == r["config_hash"] for r in rows)
     table = summarise_fid(rows)
     assert [(t["method"], t["n"], t["paper_method"]) for t in table] == [("AA-BiGAN", 3, "AA-BiGAN"),
                                                                          ("BiGAN", 3, "GAN")]
@@ -274,18 +287,158 @@ def test_run_fid_appends_resumes_and_summarises(tmp_path, monkeypatch):
     assert float(table[0]["real"]) == pytest.approx(np.mean([float(r["fid_real"]) for r in rows if r["objective"] == "aa"]), abs=0.06)
 
 
+def test_a_second_run_over_the_same_configs_trains_nothing(tmp_path, trainings):
+    out = tmp_path / "fid.csv"
+    args = dict(objectives=("aa",), profile="smoke", features="stand-in", progress=False, overrides=SMALL)
+    fidmod.run_fid(["mnist"], [4], out, **args)
+    before = out.read_bytes()
+    assert fidmod.run_fid(["mnist"], [4], out, **args) == {"done_before": 1, "ran": 0, "failed": 0}
+    assert len(trainings) == 1 and out.read_bytes() == before
+
+
+def test_a_changed_setting_runs_again_and_the_mixed_cell_is_refused(tmp_path, trainings, monkeypatch):
+    out = tmp_path / "fid.csv"
+    args = dict(profile="smoke", features="stand-in", progress=False, overrides=SMALL)
+    fidmod.run_fid(["mnist"], [4], out, **args)
+    real = fidmod.get_profile       # the smoke profile now trains its FID runs for 2 epochs, not 1
+    monkeypatch.setattr(fidmod, "get_profile",
+                        lambda name=None: dataclasses.replace(real(name), fid_epochs={"mnist": 2}))
+    assert fidmod.run_fid(["mnist"], [4], out, **args) == {"done_before": 0, "ran": 1, "failed": 0}
+    from aabigan.experiments import read_rows
+    rows = read_rows(out)
+    assert [r["epochs"] for r in rows] == ["1", "2"] and rows[0]["config_hash"] != rows[1]["config_hash"]
+    with pytest.raises(ValueError, match=r"cell .*'MNIST'.*'aa'.* mixes runs with different settings"):
+        summarise_fid(rows)
+    assert len(summarise_fid(rows[1:])) == 1
+    # an override changes the hash too; the same override given again is the same config
+    a, b = fidmod.fid_grid(["mnist"], [4], overrides=SMALL), fidmod.fid_grid(["mnist"], [4], overrides=SMALL[:1])
+    assert a[0].hash != b[0].hash and a[0].hash == fidmod.fid_grid(["mnist"], [4], overrides=SMALL[::-1])[0].hash
+
+
+def test_summarise_fid_refuses_other_rules_or_image_counts_in_one_cell():
+    base = {"status": "ok", "dataset": "mnist", "objective": "aa", "feature_net": "f", "fid": "3", "fid_real": "1",
+            "profile": "cpu", "settings": "{}", "rule": "best", "n_train": "1000", "n_reference": "2000"}
+    assert summarise_fid([base, {**base, "fid": "5"}])[0]["n"] == 2
+    for change in ({"rule": "last"}, {"n_train": "500"}, {"n_reference": "100"}):
+        with pytest.raises(ValueError, match="mixes runs with different settings"):
+            summarise_fid([base, {**base, **change}])
+
+
+def test_a_second_fid_runner_on_one_file_is_refused_before_it_trains(tmp_path, trainings):
+    from aabigan.store import FID_SCHEMA, ResultsFile, ResultsLockedError
+
+    out = tmp_path / "fid.csv"
+    with ResultsFile(out, FID_SCHEMA):
+        with pytest.raises(ResultsLockedError, match="another runner"):
+            fidmod.run_fid(["mnist"], [4], out, profile="smoke", features="stand-in", progress=False)
+    assert trainings == []
+
+
+def test_fid_configs_go_through_the_grid_runner(tmp_path, trainings):
+    from aabigan.experiments import RunConfig, pending, run_grid
+
+    out = tmp_path / "fid.csv"
+    cfgs = fidmod.fid_grid(["mnist"], [5, 5], profile="smoke", features="stand-in", overrides=SMALL)
+    assert len(cfgs) == 2 and cfgs[0] == cfgs[1]                  # duplicates are one config
+    assert run_grid(cfgs, out, progress=False, report="fid") == {"done_before": 0, "ran": 1, "failed": 0}
+    from aabigan.experiments import read_rows
+    assert pending(cfgs, read_rows(out), "fid") == []
+    with pytest.raises(TypeError, match="FidConfig"):
+        run_grid([RunConfig("thyroid")], out, progress=False, report="fid")
+    with pytest.raises(TypeError, match="RunConfig"):
+        run_grid(cfgs, tmp_path / "runs.csv", progress=False)
+    assert len(trainings) == 1
+
+
+def test_fid_config_checks_its_fields():
+    cfg = fidmod.FidConfig("MNIST", 3, profile="cpu")
+    assert cfg.dataset == "mnist" and cfg.feature_net == "classifier-mnist-128d-n10000-e2-seed0"
+    assert cfg.settings() == {"batch_size": 64, "epochs": 20, "neg_batch_size": 16, "width": 16}
+    assert cfg.data_args() == {"max_train": 1000, "max_reference": 2000}
+    assert fidmod.FidConfig("mnist", 3, profile="paper").settings()["epochs"] == 20      # Supp. F, not 200
+    assert fidmod.FidConfig("cifar10", 3, profile="paper").settings()["epochs"] == 100
+    # "classifier" and the name it resolves to are one config
+    assert cfg.hash == dataclasses.replace(cfg, features=cfg.feature_net).hash
+    for bad, match in ((dict(anomaly_class=10), "anomaly_class"), (dict(objective="wgan"), "unknown objective"),
+                       (dict(rule="first"), "unknown rule"), (dict(features=" "), "unknown features"),
+                       (dict(dataset="thyroid"), "image datasets"), (dict(overrides=(("widht", 8),)), "widht"),
+                       (dict(overrides=(("max_train", 1),)), "at least 2")):
+        with pytest.raises(ValueError, match=match):
+            dataclasses.replace(cfg, **bad)
+    with pytest.raises(ValueError, match="unknown features"):
+        fidmod.fid_grid(["mnist"], [3], features="vgg")
+    (row,) = fidmod.run_one_fid(dataclasses.replace(cfg, features="vgg"))     # a name it cannot build: a failed row
+    assert row["status"] == "failed" and "cannot build" in row["error"]
+
+
+def test_the_fid_protocol_constants_live_in_the_profiles():
+    from aabigan.profiles import FID_CLASSIFIER, PROFILES
+
+    assert fidmod.FID_EPOCHS == {"paper": {"mnist": 20, "fmnist": 20, "cifar10": 100}}
+    assert {n: p.fid_epochs for n, p in PROFILES.items()} == {"smoke": {}, "cpu": {}, **fidmod.FID_EPOCHS}
+    assert dict(FID_CLASSIFIER) == {"max_train": 10000, "epochs": 2, "seed": 0}
+
+
+def test_committed_fid_rows_are_their_configs_and_all_done():
+    """Every committed FID row's hash is what its config gives now, and the grid that wrote them finds every
+    cell done (checked without training: :func:`pending`)."""
+    from aabigan.experiments import pending, read_rows
+    from aabigan.migrations import fid_config_hash
+
+    path = Path(__file__).resolve().parents[1] / "results" / "fid-cpu.csv"
+    rows = read_rows(path)
+    assert len(rows) == 30 and all(r["status"] == "ok" for r in rows)
+    assert all(fidmod.FidConfig.from_row(r).hash == r["config_hash"] for r in rows)
+    configs = fidmod.fid_grid(["mnist"], range(10), ("aa", "lsgan", "bigan"), "cpu", features="classifier")
+    assert sorted(c.hash for c in configs) == sorted(r["config_hash"] for r in rows)
+    assert pending(configs, rows, "fid") == []
+    before = path.read_bytes()
+    assert fid_config_hash(path) == 0 and path.read_bytes() == before     # the migration checks and keeps them
+    assert len(summarise_fid(rows)) == 3
+
+
+def test_the_fid_config_hash_migration(tmp_path):
+    import csv
+
+    from aabigan.experiments import read_rows
+    from aabigan.migrations import FID_SCHEMA_BEFORE_HASH, fid_config_hash
+
+    committed = read_rows(Path(__file__).resolve().parents[1] / "results" / "fid-cpu.csv")
+    old = tmp_path / "fid.csv"
+
+    def write(rows):
+        with open(old, "w", newline="") as fh:
+            w = csv.DictWriter(fh, FID_SCHEMA_BEFORE_HASH.fields, lineterminator="\n", extrasaction="ignore")
+            w.writeheader()
+            w.writerows(rows)
+
+    write(committed[:3] + committed[-2:])
+    assert fid_config_hash(old) == 5
+    assert [dict(r) for r in read_rows(old)] == [dict(r) for r in committed[:3] + committed[-2:]]
+    assert fid_config_hash(old) == 0
+    write([{**committed[0], "epochs": "7"}])                # a row its config does not give back
+    before = old.read_bytes()
+    with pytest.raises(ValueError, match="epochs, n_train, n_reference"):
+        fid_config_hash(old)
+    assert old.read_bytes() == before
+
+
 def test_run_fid_records_a_failure_and_rejects_bad_names(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("diverged")
 
-    monkeypatch.setattr(fidmod, "fid_row", broken)
+    monkeypatch.setattr(fidmod, "_fid_experiment", broken)
     out = tmp_path / "fid.csv"
     counts = fidmod.run_fid(["mnist"], [1], out, profile="smoke", features="stand-in", progress=False)
     assert counts["failed"] == 1
     from aabigan.experiments import read_rows
     (row,) = read_rows(out)
     assert row["status"] == "failed" and "diverged" in row["error"] and row["fid"] == ""
+    assert row["config_hash"] == fidmod.fid_grid(["mnist"], [1], profile="smoke", features="stand-in")[0].hash
     assert summarise_fid([row]) == []
+    monkeypatch.undo()
+    assert fidmod.run_fid(["mnist"], [1], out, profile="smoke", features="stand-in", progress=False,
+                          overrides=()) == {"done_before": 0, "ran": 1, "failed": 0}   # a failed cell runs again
     with pytest.raises(ValueError, match="unknown features"):
         fidmod.run_fid(["mnist"], [1], out, features="vgg")
     with pytest.raises(ValueError, match="unknown objective"):
@@ -304,3 +457,15 @@ def test_fid_command_line(tmp_path, monkeypatch, capsys):
     assert main(["table", "table4", str(out)]) == 0
     text = capsys.readouterr().out
     assert "LS-BiGAN" in text and "AA-BiGAN" in text and "7.8 ± 0.6" in text   # the paper's MNIST LSGAN
+
+
+def test_fid_dry_run_finds_the_committed_cells_done(capsys):
+    from aabigan.__main__ import main
+
+    path = Path(__file__).resolve().parents[1] / "results" / "fid-cpu.csv"
+    assert main(["fid", "--dataset", "mnist", "--objectives", "aa,lsgan,bigan", "--features", "classifier",
+                 "--profile", "cpu", "--out", str(path), "--dry-run"]) == 0
+    assert capsys.readouterr().out.strip() == "30 cells, 30 done, 0 to run"
+    assert main(["fid", "--dataset", "mnist,fmnist", "--classes", "0", "--features", "classifier", "--profile", "cpu",
+                 "--rule", "last", "--out", str(path), "--dry-run"]) == 0
+    assert capsys.readouterr().out.startswith("2 cells, 0 done, 2 to run")

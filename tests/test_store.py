@@ -123,6 +123,15 @@ def test_an_fid_file_is_not_read_as_run_rows(tmp_path):
         run_grid([cfg(0)], out, progress=False)
 
 
+def test_an_fid_file_of_the_old_header_names_its_migration(tmp_path):
+    out = tmp_path / "fid.csv"
+    _write(out, [], [f for f in FID_SCHEMA.fields if f != "config_hash"])
+    with pytest.raises(ResultsFileError, match=r"older version's header: aabigan.migrations.fid_config_hash"):
+        read_rows(out)
+    with pytest.raises(ResultsFileError, match="header"):
+        ResultsFile(out, FID_SCHEMA).open()
+
+
 @pytest.mark.parametrize("edit, problem", [
     (lambda t: t.replace("\n", ",extra\n").replace(",extra\n", "\n", 1), "29 values for 28 columns"),
     (lambda t: t.rsplit(",", 3)[0] + "\n", "25 values for 28 columns"),      # a torn last line
