@@ -469,3 +469,13 @@ def test_fid_dry_run_finds_the_committed_cells_done(capsys):
     assert main(["fid", "--dataset", "mnist,fmnist", "--classes", "0", "--features", "classifier", "--profile", "cpu",
                  "--rule", "last", "--out", str(path), "--dry-run"]) == 0
     assert capsys.readouterr().out.startswith("2 cells, 0 done, 2 to run")
+
+
+def test_fid_cells_run_in_worker_processes(tmp_path):
+    out = tmp_path / "fid.csv"
+    args = dict(profile="smoke", features="stand-in", progress=False, overrides=SMALL, workers=2)
+    assert fidmod.run_fid(["mnist"], [1, 2], out, **args) == {"done_before": 0, "ran": 2, "failed": 0}
+    assert fidmod.run_fid(["mnist"], [1, 2], out, **args) == {"done_before": 2, "ran": 0, "failed": 0}
+    from aabigan.experiments import read_rows
+    assert sorted(r["config_hash"] for r in read_rows(out)) == sorted(
+        c.hash for c in fidmod.fid_grid(["mnist"], [1, 2], profile="smoke", features="stand-in", overrides=SMALL))
