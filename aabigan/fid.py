@@ -263,7 +263,7 @@ class ClassifierFeatures(nn.Module):
     batch 128, ``epochs`` passes), from ``seed`` alone (its own generators; the global RNG is untouched),
     on one thread it takes well under a minute.  ``accuracy`` is its accuracy on 2000 images of the official
     test split: a check that the features separate the classes (with the defaults, about 0.96 on MNIST
-    and 0.8 on Fashion-MNIST).  The defaults are Table 4's network, :data:`aabigan.profiles.FID_CLASSIFIER`.
+    and 0.8 on Fashion-MNIST).
 
     Its Fréchet distances rank generators trained on the same data; they are on their own scale, *not*
     comparable with Inception FIDs.  Input: a batch (b, 1 or 3, 32, 32) in [0, 1].
@@ -271,6 +271,7 @@ class ClassifierFeatures(nn.Module):
 
     dim = 128
 
+    # the defaults are Table 4's network, aabigan.profiles.FID_CLASSIFIER (chapter 14 prints the docstring)
     def __init__(self, dataset: str, seed: int = FID_CLASSIFIER["seed"], max_train: int = FID_CLASSIFIER["max_train"],
                  epochs: int = FID_CLASSIFIER["epochs"], device=None):
         super().__init__()
