@@ -25,7 +25,7 @@ from typing import Callable
 
 from .baselines import AAD, ALAD, CAE, NDA, OCSVM, SSAD, SSDGM, DeepSAD, DeepSVDD, SupervisedClassifier
 from .detector import AABiGAN
-from .profiles import RUNNER_BASE_SETTINGS
+from .profiles import BASELINE_MIN_WIDTH, BASELINE_WIDTH_DIVISOR, RUNNER_BASE_SETTINGS
 from .selection import BASELINE_RULES, FIXED_RULES, RULES
 from .validation import check_integer
 
@@ -106,7 +106,8 @@ def make_resolver(cls, halve_width: bool = False, **fixed):
             elif key not in _AABIGAN_PARAMS:
                 raise ValueError(f"{cls.__name__} has no setting {key!r}; its settings: {', '.join(sorted(names))}")
         if halve_width and "width" in settings and "width" in names:   # checked before it is halved
-            kw["width"] = max(4, check_integer(settings["width"], "width", low=1, what="a positive integer") // 2)
+            width = check_integer(settings["width"], "width", low=1, what="a positive integer")
+            kw["width"] = max(BASELINE_MIN_WIDTH, width // BASELINE_WIDTH_DIVISOR)
         return kw
 
     resolve.__name__ = f"resolve_{cls.__name__}"

@@ -14,13 +14,20 @@ import os
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-__all__ = ["Profile", "PROFILES", "get_profile", "current_profile_name", "RUNNER_BASE_SETTINGS", "FID_CLASSIFIER"]
+__all__ = ["Profile", "PROFILES", "get_profile", "current_profile_name", "RUNNER_BASE_SETTINGS",
+           "BASELINE_WIDTH_DIVISOR", "BASELINE_MIN_WIDTH", "FID_CLASSIFIER"]
 
 #: The detector's defaults before issue 12 for every parameter whose default changed then.  The runner builds
 #: ``AABiGAN(**{**RUNNER_BASE_SETTINGS, **settings})`` so that a profile's settings (which name only some
 #: parameters) train what they trained when the committed rows were written; this dict is not part of a
 #: config hash.  ``AABiGAN()`` itself now trains at least 100 epochs and 5000 steps (chapter 15).
 RUNNER_BASE_SETTINGS = MappingProxyType(dict(epochs=100, min_steps=0))
+
+#: The baselines of Deep SAD's family (Deep SVDD, Deep SAD, CAE, the hybrid autoencoders, the supervised
+#: classifier, SS-DGM) build their networks at the profile's ``width`` divided by this, never below
+#: ``BASELINE_MIN_WIDTH``: the paper profile's width 64 gives Deep SAD's CIFAR-10 LeNet, 32-64-128 channels.
+BASELINE_WIDTH_DIVISOR = 2
+BASELINE_MIN_WIDTH = 4
 
 
 @dataclass(frozen=True)
