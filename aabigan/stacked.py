@@ -86,6 +86,15 @@ def _copy_conv_into(self, convs: list[nn.Module]) -> None:
         _split_into(self.bias, [m.bias for m in convs])
 
 
+def _filled(out, convs):
+    """``out``, a packed (transposed) convolution of R = len(convs) runs, holding their weights and biases."""
+    out.runs = len(convs)
+    _cat_into(out.weight, [m.weight for m in convs])
+    if convs[0].bias is not None:
+        _cat_into(out.bias, [m.bias for m in convs])
+    return out
+
+
 class PackedConv2d(nn.Conv2d):
     """R convolutions as one grouped convolution on packed feature maps (B, R*C_in, H, W) -> (B, R*C_out, ...)."""
 
@@ -94,11 +103,7 @@ class PackedConv2d(nn.Conv2d):
         c, R = convs[0], len(convs)
         out = cls(R * c.in_channels, R * c.out_channels, c.kernel_size, c.stride, c.padding, c.dilation,
                   R * c.groups, c.bias is not None, c.padding_mode, device=c.weight.device, dtype=c.weight.dtype)
-        out.runs = R
-        _cat_into(out.weight, [m.weight for m in convs])      # (R*out, in/groups, kh, kw): runs along dim 0
-        if c.bias is not None:
-            _cat_into(out.bias, [m.bias for m in convs])
-        return out
+        return _filled(out, convs)   # weight (R*out, in/groups, kh, kw): runs along dim 0
 
     copy_into = _copy_conv_into
 
@@ -112,11 +117,7 @@ class PackedConvTranspose2d(nn.ConvTranspose2d):
         out = cls(R * c.in_channels, R * c.out_channels, c.kernel_size, c.stride, c.padding, c.output_padding,
                   R * c.groups, c.bias is not None, c.dilation, c.padding_mode, device=c.weight.device,
                   dtype=c.weight.dtype)
-        out.runs = R
-        _cat_into(out.weight, [m.weight for m in convs])      # (R*in, out/groups, kh, kw): runs along dim 0
-        if c.bias is not None:
-            _cat_into(out.bias, [m.bias for m in convs])
-        return out
+        return _filled(out, convs)   # weight (R*in, out/groups, kh, kw): runs along dim 0
 
     copy_into = _copy_conv_into
 
