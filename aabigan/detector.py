@@ -37,7 +37,7 @@ import torch
 from .base import BaseDetector, NotFittedError, resolve_device
 from .nets import ARCHS, build_networks, eval_mode
 from .scores import EXTRA_SCORES, SCORES, auroc, compute_scores
-from .selection import EPOCH_RULES, select
+from .selection import EPOCH_RULES, recorded_scores, select
 from .trainer import OBJECTIVES, TrainConfig, train
 from .validation import check_fraction, check_integer, check_X
 
@@ -310,8 +310,8 @@ class AABiGAN(BaseDetector):
         return torch.Generator().manual_seed(int(seed))
 
     def _recorded_scores(self) -> tuple[str, ...]:
-        """The scores every epoch's record holds: the paper's two, and the chosen one if it is another."""
-        return SCORES + ((self.score,) if self.score in EXTRA_SCORES else ())
+        """The scores every epoch's record holds (:func:`aabigan.selection.recorded_scores`)."""
+        return recorded_scores(self.score)
 
     def _epoch(self, losses: dict, encoder, generator, val_scores: dict | None = None) -> None:
         """After each training epoch: this epoch's scoring networks become ``encoder_`` / ``generator_``, its

@@ -45,7 +45,7 @@ from .paper_tables import TABLE_CELLS
 from .profiles import get_profile
 from .provenance import commit as _commit, device_name as _device_name
 from .scores import EXTRA_SCORES, SCORES, auprc, auroc
-from .selection import BASELINE_RULES, FIXED_RULES, RULES, best_epoch, select
+from .selection import BASELINE_RULES, FIXED_RULES, RULES, aabigan_rules, best_epoch, select
 from .store import CURVE_FIELDS, CURVE_SCHEMA, ROW_FIELDS, RUN_SCHEMA, ResultsFile, complete_keys, read_rows
 from .validation import check_fraction, check_integer
 
@@ -571,11 +571,10 @@ def expected_rules(cfg: RunConfig) -> set[str]:
     AA-BiGAN, :data:`BASELINE_RULES` for a baseline that trains by epochs, else :data:`FIXED_RULES`.  A
     baseline run written before its method had epoch rules (one ``fixed`` row) is therefore not done: a grid
     trains it again and its new rows replace the old."""
-    rules = set(METHODS[cfg.method].rules)
-    score = cfg.settings().get("score")
-    if METHODS[cfg.method].per_epoch and score in EXTRA_SCORES:
-        rules.add(f"last/{score}")
-    return rules
+    method = METHODS[cfg.method]
+    if method.per_epoch:                 # an extra score adds its last-epoch rule (aabigan.selection)
+        return set(aabigan_rules(cfg.settings().get("score", "auto")))
+    return set(method.rules)
 
 
 def pending(configs: Iterable[RunConfig], rows: Iterable[dict], report: str = "rules") -> list[RunConfig]:

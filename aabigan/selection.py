@@ -15,9 +15,10 @@ A history is a list of per-epoch records ``{"epoch": e, "val_auroc_<score>": ...
 """
 from __future__ import annotations
 
-from .scores import SCORES
+from .scores import EXTRA_SCORES, SCORES
 
-__all__ = ["best_epoch", "select", "EPOCH_RULES", "RULES", "BASELINE_RULES", "FIXED_RULES"]
+__all__ = ["best_epoch", "select", "recorded_scores", "aabigan_rules", "EPOCH_RULES", "RULES", "BASELINE_RULES",
+           "FIXED_RULES"]
 
 EPOCH_RULES = ("last", "best_val")
 
@@ -34,6 +35,18 @@ BASELINE_RULES = ("last", "val/epoch")
 #: a method without training epochs (OCSVM, SSAD, AAD): one row, its score after training -- label-free, and
 #: the row both kinds of table take for it
 FIXED_RULES = ("fixed",)
+
+
+def recorded_scores(score: str = "auto") -> tuple[str, ...]:
+    """The scores every epoch of an AA-BiGAN fit with ``score`` records: the paper's two (:data:`SCORES`), and
+    the chosen one too when it is another (an extra score such as ALAD's ``"features"``)."""
+    return SCORES + ((score,) if score in EXTRA_SCORES else ())
+
+
+def aabigan_rules(score: str | None = "auto") -> tuple[str, ...]:
+    """The rules an AA-BiGAN run with ``score`` is reported under: :data:`RULES`, and ``last/<score>`` for an
+    extra score it records (:func:`recorded_scores`).  The detector and the runner both ask this."""
+    return tuple(f"last/{s}" for s in recorded_scores(score)) + ("val/auto",)
 
 
 def _check(history, keys) -> None:

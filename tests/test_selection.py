@@ -1,7 +1,7 @@
 """aabigan.selection: the one implementation of the selection rules (detector and runner alike)."""
 import pytest
 
-from aabigan.selection import best_epoch, select
+from aabigan.selection import RULES, aabigan_rules, best_epoch, recorded_scores, select
 
 H = [{"epoch": 1, "val_auroc_reconstruction": 0.7, "val_auroc_latent": 0.9},
      {"epoch": 2, "val_auroc_reconstruction": 0.9, "val_auroc_latent": 0.6},
@@ -37,3 +37,20 @@ def test_tied_scores_at_one_epoch_keep_the_reconstruction_error():
 def test_select_names_what_is_missing(history, kw, match):
     with pytest.raises(ValueError, match=match):
         select(history, **kw)
+
+
+def test_recorded_scores_and_rules_follow_the_score_setting():
+    # the paper's two scores always; an extra score (ALAD's D' features) only when it is the chosen one
+    assert recorded_scores("auto") == ("reconstruction", "latent") == recorded_scores("latent")
+    assert recorded_scores("features") == ("reconstruction", "latent", "features")
+    assert aabigan_rules("auto") == RULES == aabigan_rules(None)
+    assert aabigan_rules("features") == ("last/reconstruction", "last/latent", "last/features", "val/auto")
+
+
+def test_the_detector_and_the_runner_agree_on_the_rules_of_a_features_run():
+    from aabigan.detector import AABiGAN
+    from aabigan.experiments import RunConfig, expected_rules
+    cfg = RunConfig(dataset="thyroid", method="aabigan", normal_class=0, known_classes=(1,), gamma_l=0.01,
+                    seed=0, profile="smoke", overrides=(("score", "features"),))
+    det = AABiGAN(score="features")
+    assert expected_rules(cfg) == {f"last/{s}" for s in det._recorded_scores()} | {"val/auto"}
