@@ -49,6 +49,8 @@ LABEL_FREE = {"aabigan": "last/reconstruction", "baseline": ("fixed", "last")}  
 SELECTIONS = {"label-free": (LABEL_FREE["aabigan"], LABEL_FREE["baseline"]),
               "validation": (AA_RULE, ("val/epoch", "fixed"))}
 ODDS_FILES = ("odds-cpu.csv", "odds-baselines-cpu.csv")
+#: the ODDS rows of every profile that has AA-BiGAN and baselines side by side (the claim is tested in each)
+ODDS_FILES_BY_PROFILE = {"cpu": ODDS_FILES, "paper": ("odds-paper.csv", "odds-baselines-paper.csv")}
 IMAGE_FILES = ("images-cpu.csv",)
 
 
@@ -61,9 +63,9 @@ class Claim:
     would_change: str   # what would change the verdict
 
 
-def _rows(directory: Path, names) -> list[dict]:
+def _rows(directory: Path, names, profile: str = PROFILE) -> list[dict]:
     return [r for n in names for r in read_rows(directory / n)
-            if r["status"] == "ok" and r["profile"] == PROFILE]
+            if r["status"] == "ok" and r["profile"] == profile]
 
 
 def _runs(rows, table: str, method: str, rules=None, **cell) -> dict[tuple, float]:
@@ -96,7 +98,7 @@ def _name(d: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------ claims
-def _beats_baselines(rows, table, cells, where: str, note: str) -> tuple[str, str]:
+def _comparisons(rows, table, cells, where: str, note: str, profile: str = PROFILE) -> tuple[list, str]:
     """AA-BiGAN's mean at or above the best baseline's, cell by cell (cells: {label: cell kwargs}), under each
     selection of :data:`SELECTIONS` that has rows of both sides: label-free at the last epoch, and each
     method's epoch (AA-BiGAN's also its score) chosen on the validation split.  The claim holds in a cell only
@@ -118,20 +120,32 @@ def _beats_baselines(rows, table, cells, where: str, note: str) -> tuple[str, st
         if said:
             parts.append(f"{label}: " + ", ".join(said))
     evidence = (f"{sum(passed)} of {len(passed)} comparisons ({where} x rule) at or above the best baseline under "
-                f"the same rule: " + "; ".join(parts) + f" ({PROFILE} profile; {note})") if passed else \
-        f"no {where} has AA-BiGAN and a baseline under one profile"
+                f"the same rule: " + "; ".join(parts) + f" ({profile} profile; {note})") if passed else \
+        f"no {where} has AA-BiGAN and a baseline under the {profile} profile"
+    return passed, evidence
+
+
+def _beats_baselines(rows, table, cells, where: str, note: str) -> tuple[str, str]:
+    """The verdict and evidence of :func:`_comparisons` on one profile's rows."""
+    passed, evidence = _comparisons(rows, table, cells, where, note)
     return _verdict(passed), evidence
 
 
 def _odds_beats(directory):
-    rows = _rows(directory, ODDS_FILES)
-    datasets = sorted({r["dataset"] for r in rows})
-    verdict, evidence = _beats_baselines(rows, "table2", {_name(d): {"dataset": d} for d in datasets},
-                                         "ODDS tables", "mean of 10 seeds")
+    """Tested under each profile of :data:`ODDS_FILES_BY_PROFILE` that has rows of both sides; the verdict
+    pools the comparisons of all of them (it holds only where it holds under every profile and rule)."""
+    passed, parts = [], []
+    for profile, names in ODDS_FILES_BY_PROFILE.items():
+        rows = _rows(directory, names, profile)
+        datasets = sorted({r["dataset"] for r in rows})
+        got, evidence = _comparisons(rows, "table2", {_name(d): {"dataset": d} for d in datasets},
+                                     "ODDS tables", "mean of 10 seeds", profile)
+        if got or profile == PROFILE:
+            passed += got
+            parts.append(evidence)
     return Claim("AA-BiGAN overall outperforms the baselines on the six ODDS tables", "Sec. 4, Table 2",
-                 verdict, evidence, "AA-BiGAN at or above the best baseline on a table under both rules (the "
-                 "ablations of chapter 8 look for what would lift it); the paper profile's schedule gives every "
-                 "method longer training (chapter 8)")
+                 _verdict(passed), ". ".join(parts), "AA-BiGAN at or above the best baseline on a table under "
+                 "both rules and both profiles (the ablations of chapter 8 look for what would lift it)")
 
 
 def _images_beat(directory):
