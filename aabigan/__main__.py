@@ -101,6 +101,8 @@ def main(argv=None) -> int:
     r.add_argument("--methods", help=f"comma-separated methods: {', '.join(sorted(METHODS))}")
     r.add_argument("--seeds", type=_int_list, help="e.g. 0-9 or 0,3,5")
     r.add_argument("--pairs", type=_pairs, help="image class pairs normal:collected, e.g. 0:1,2:3")
+    r.add_argument("--variants", help="with --grid ablations: comma-separated variants (default: all), e.g. "
+                                      "plain,deepsad-split")
     r.add_argument("--gamma-l", type=float, help="with --dataset and no --grid: the collected ratio")
     r.add_argument("--gamma-p", type=float, default=0.0)
     r.add_argument("--profile", default=None, help=f"{', '.join(PROFILES)} (default: $AABIGAN_PROFILE or smoke)")
@@ -176,7 +178,11 @@ def main(argv=None) -> int:
         datasets = args.dataset.split(",") if args.dataset else None
         methods = args.methods.split(",") if args.methods else None
         if args.grid:
-            configs = grid(args.grid, profile, datasets, methods, args.seeds, args.pairs)
+            try:
+                configs = grid(args.grid, profile, datasets, methods, args.seeds, args.pairs,
+                               args.variants.split(",") if args.variants else None)
+            except ValueError as e:
+                ap.error(str(e))
         else:
             if not datasets or args.gamma_l is None:
                 ap.error("without --grid, give --dataset and --gamma-l")

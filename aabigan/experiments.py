@@ -712,6 +712,10 @@ def _grid_ablations(datasets=None, methods=None, seeds=None, variants=None) -> l
     """Every variant of :data:`ODDS_ABLATIONS` for AA-BiGAN on the ``cpu`` profile, gamma_l = .01, 10 seeds (the
     :data:`DATA_VARIANTS` also for :data:`ABLATION_BASELINES`); default datasets satellite and arrhythmia."""
     datasets = [canonical_name(d) for d in (datasets or ("satellite", "arrhythmia"))]
+    unknown = [v for v in variants or () if v not in ODDS_ABLATIONS]
+    if unknown:
+        raise ValueError(f"unknown ablation variant(s) {', '.join(map(repr, unknown))}; choose from "
+                         f"{', '.join(ODDS_ABLATIONS)}")
     out = []
     for v in variants or ODDS_ABLATIONS:
         overrides = ODDS_ABLATIONS[v][1]
@@ -773,15 +777,19 @@ def _grid_convergence(datasets, methods, pairs, seeds):
     return out
 
 
-def grid(name: str, profile: str | None = None, datasets=None, methods=None, seeds=None, pairs=None) -> list[RunConfig]:
+def grid(name: str, profile: str | None = None, datasets=None, methods=None, seeds=None, pairs=None,
+         variants=None) -> list[RunConfig]:
     """The configs of a paper table: 'table1', 'table2' (= 'table8'), 'table5', 'table6', 'table7'; and
     'convergence', the learning-curve study of the image networks (always on the ``paper`` profile's data,
     :func:`_grid_convergence`; run it with ``report="curve"``); 'ablations', chapter 8's tests of why AA-BiGAN
-    trails on ODDS (always the ``cpu`` profile, :func:`_grid_ablations`)."""
+    trails on ODDS (always the ``cpu`` profile, :func:`_grid_ablations`; ``variants``: some of
+    :data:`ODDS_ABLATIONS`, default all)."""
+    if variants is not None and name != "ablations":
+        raise ValueError(f"variants choose among the ablations; grid {name!r} has none")
     if name == "convergence":
         return _grid_convergence(datasets, methods, pairs, seeds)
     if name == "ablations":
-        return _grid_ablations(datasets, methods, seeds)
+        return _grid_ablations(datasets, methods, seeds, variants)
     profile = get_profile(profile).name
     if name in ("table2", "table8"):
         return _grid_odds(profile, datasets, methods, seeds, default=TABLE2_METHODS if name == "table2" else TABLE8_METHODS)

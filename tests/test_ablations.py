@@ -180,6 +180,24 @@ def test_the_ablation_grid_holds_every_variant_on_ten_seeds():
     assert len(cfgs) == len(set(cfgs)) == (len(ODDS_ABLATIONS) - 2) * 20 + 2 * 5 * 20
 
 
+def test_the_ablation_grid_takes_some_variants_on_other_tables(capsys):
+    cfgs = grid("ablations", datasets=["cardio", "thyroid"], variants=["plain", "features-score"])
+    assert {(c.dataset, ablation_variant(c)) for c in cfgs} == {(d, v) for d in ("cardio", "thyroid")
+                                                                for v in ("plain", "features-score")}
+    assert len(cfgs) == 2 * (5 + 1) * 10          # plain: AA-BiGAN and the four baselines; features: AA-BiGAN
+    with pytest.raises(ValueError, match=r"unknown ablation variant\(s\) 'nope'; choose from plain, deepsad-split"):
+        grid("ablations", variants=["plain", "nope"])
+    with pytest.raises(ValueError, match="variants choose among the ablations"):
+        grid("table2", "cpu", variants=["plain"])
+    from aabigan.__main__ import main
+    assert main(["run", "--grid", "ablations", "--dataset", "cardio", "--variants", "plain,ema-0.99",
+                 "--out", "unused.csv", "--dry-run"]) == 0
+    assert capsys.readouterr().out.startswith("60 configs, 0 done, 60 to run")
+    with pytest.raises(SystemExit):
+        main(["run", "--grid", "ablations", "--variants", "nope", "--out", "unused.csv", "--dry-run"])
+    assert "unknown ablation variant(s) 'nope'" in capsys.readouterr().err
+
+
 # --------------------------------------------------------------------------------------- diagnosis
 def _rows_for(variant, method, rule, values, dataset="satellite"):
     from aabigan.experiments import ODDS_ABLATIONS
