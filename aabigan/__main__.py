@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .experiments import GRIDS, METHODS, RunConfig, dask_executor, grid, pending, read_rows, run_grid
+from .experiments import GRIDS, METHODS, RunConfig, current_rows, dask_executor, grid, pending, read_rows, run_grid
 from .profiles import PROFILES, current_profile_name
 from .tables import TABLE_KEYS, caption, compare, compare_selection, to_markdown, to_wide
 
@@ -235,6 +235,10 @@ def main(argv=None) -> int:
         print(to_markdown(table, ["dataset", "method", "feature_net", "ours", "real", "n", "paper_method", "paper",
                                   "profile"]))
         return 0
+    rows, stale = current_rows(rows)
+    if stale:
+        print(f"({len(stale)} rows of configs that their profile no longer defines are left out: written before "
+              "the profile changed; a grid would train them again)\n", file=sys.stderr)
     if args.rule is None and args.name in ("table2", "table8"):
         table = compare_selection(args.name, rows, args.profile)
         if args.long:

@@ -49,7 +49,7 @@ from .selection import BASELINE_RULES, FIXED_RULES, RULES, aabigan_rules, best_e
 from .store import CURVE_FIELDS, CURVE_SCHEMA, ROW_FIELDS, RUN_SCHEMA, ResultsFile, complete_keys, read_rows
 from .validation import check_fraction, check_integer
 
-__all__ = ["METHODS", "Method", "register_method", "RULES", "BASELINE_RULES", "FIXED_RULES", "rows_from_epochs", "REPORTS", "RunConfig", "run_one", "load_or_train", "figure_models", "run_grid", "dask_executor", "pending",
+__all__ = ["METHODS", "Method", "register_method", "RULES", "BASELINE_RULES", "FIXED_RULES", "rows_from_epochs", "REPORTS", "RunConfig", "run_one", "load_or_train", "figure_models", "run_grid", "dask_executor", "pending", "current_rows",
            "expected_rules", "read_rows", "grid", "GRIDS", "ROW_FIELDS", "rows_from_history"]
 
 
@@ -575,6 +575,23 @@ def expected_rules(cfg: RunConfig) -> set[str]:
     if method.per_epoch:                 # an extra score adds its last-epoch rule (aabigan.selection)
         return set(aabigan_rules(cfg.settings().get("score", "auto")))
     return set(method.rules)
+
+
+def current_rows(rows: Iterable[dict]) -> tuple[list[dict], list[dict]]:
+    """``(current, stale)``: the rows whose config, rebuilt from the row (:meth:`RunConfig.from_row`), still
+    hashes to the row's ``config_hash`` -- the protocol its profile defines today -- and the others: rows
+    written before their profile changed (which a grid would train again), or whose method or settings this
+    version cannot rebuild.  Tables and chapters show the current rows; the stale ones stay in their files."""
+    current, stale, known = [], [], {}
+    for r in rows:
+        h = r["config_hash"]
+        if h not in known:
+            try:
+                known[h] = RunConfig.from_row(r).hash == h
+            except (KeyError, ValueError):
+                known[h] = False
+        (current if known[h] else stale).append(r)
+    return current, stale
 
 
 def pending(configs: Iterable[RunConfig], rows: Iterable[dict], report: str = "rules") -> list[RunConfig]:

@@ -77,3 +77,26 @@ def test_learning_curves_carry_provenance_and_match_their_config(path):
     for curve in runs.values():
         assert [e for e, _ in curve] == list(range(1, len(curve) + 1))
         assert all(s2 > s1 for (_, s1), (_, s2) in zip(curve, curve[1:]))
+
+
+def test_rows_of_a_changed_profile_are_stale_and_the_table_command_leaves_them_out(monkeypatch, tmp_path, capsys):
+    import dataclasses
+    import aabigan.profiles as profiles
+    from aabigan.__main__ import main
+    from aabigan.experiments import current_rows
+    rows = read_rows(RESULTS / "odds-cpu.csv") + read_rows(RESULTS / "odds-paper.csv")
+    current, stale = current_rows(rows)
+    assert len(current) == len(rows) and not stale           # the committed rows are today's protocol
+    changed = dict(PROFILES)                                 # the cpu profile's ODDS schedule, one epoch longer
+    changed["cpu"] = dataclasses.replace(PROFILES["cpu"], tabular={**PROFILES["cpu"].tabular,
+                                                                    "epochs": PROFILES["cpu"].tabular["epochs"] + 1})
+    monkeypatch.setattr(profiles, "PROFILES", changed)
+    current, stale = current_rows(rows)
+    assert {r["profile"] for r in stale} == {"cpu"} and {r["profile"] for r in current} == {"paper"}
+    assert len(stale) == sum(r["profile"] == "cpu" for r in rows)
+    broken = dict(rows[0], method="no-such-method")          # a row this version cannot rebuild is not current
+    assert current_rows([broken]) == ([], [broken])
+    assert main(["table", "table2", str(RESULTS / "odds-cpu.csv"), "--rule", "val/auto"]) == 0
+    out = capsys.readouterr()
+    assert f"{len(stale)} rows of configs that their profile no longer defines are left out" in out.err
+    assert "profile none" in out.out                          # nothing current to show
