@@ -769,7 +769,7 @@ def _grid_images(profile, datasets, methods, pairs, cells, seeds):
                     for s in seeds:
                         known = _known(n, first, k) if gamma_l > 0 else ()
                         out.append(RunConfig(d, m, n, known, gamma_l, gamma_p, s, profile, overrides))
-    return out
+    return list(dict.fromkeys(out))   # at gamma_l = 0 the pairs of one normal class are one config
 
 
 #: the convergence study of the image networks (issue 13): (normal, collected) pairs, widths, and the CPU
