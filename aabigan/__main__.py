@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .experiments import GRIDS, METHODS, RunConfig, current_rows, dask_executor, grid, pending, read_rows, run_grid
 from .profiles import PROFILES, current_profile_name
+from .store import check_unique
 from .tables import TABLE_KEYS, caption, compare, compare_selection, to_markdown, to_wide
 
 
@@ -235,6 +236,7 @@ def main(argv=None) -> int:
         print(to_markdown(table, ["dataset", "method", "feature_net", "ours", "real", "n", "paper_method", "paper",
                                   "profile"]))
         return 0
+    check_unique(rows, what="the rows of " + ", ".join(args.results))   # a file given twice is an error
     rows, stale = current_rows(rows)
     if stale:
         print(f"({len(stale)} rows of configs that their profile no longer defines are left out: written before "

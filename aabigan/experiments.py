@@ -581,10 +581,11 @@ def current_rows(rows: Iterable[dict]) -> tuple[list[dict], list[dict]]:
     """``(current, stale)``: the rows whose config, rebuilt from the row (:meth:`RunConfig.from_row`), still
     hashes to the row's ``config_hash`` -- the protocol its profile defines today -- and the others: rows
     written before their profile changed (which a grid would train again), or whose method or settings this
-    version cannot rebuild.  Tables and chapters show the current rows; the stale ones stay in their files."""
-    current, stale, known = [], [], {}
+    version cannot rebuild.  Tables and chapters show the current rows; the stale ones stay in their files.
+    A row without a ``config_hash`` (made by hand) cannot be checked and counts as current."""
+    current, stale, known = [], [], {"": True}
     for r in rows:
-        h = r["config_hash"]
+        h = r.get("config_hash") or ""
         if h not in known:
             try:
                 known[h] = RunConfig.from_row(r).hash == h
