@@ -86,3 +86,4 @@ def test_the_odds_claim_is_tested_under_every_profile_with_both_sides(tmp_path):
     both = {c.claim: c for c in claims(d, BENCH)}[claim]
     assert "paper profile" in both.evidence and "12 of 12 comparisons" in both.evidence.split(". ")[1]
     assert alone.verdict == "does not hold" and both.verdict == "partly"      # pooled over the two profiles
+    assert alone.tally == (0, 12) and both.tally == (12, 24)
