@@ -27,7 +27,8 @@ import numpy as np
 from .experiments import DATA_VARIANTS, METHODS, ODDS_ABLATIONS, RunConfig, ablation_variant
 from .tables import SELECTIONS, in_table, selection_rules, summarise
 
-__all__ = ["ablation_effects", "effect_word", "paired_difference", "versus_best_baseline", "EFFECT_WORDS"]
+__all__ = ["ablation_effects", "effect_word", "paired_difference", "versus_best_baseline", "versus_each_baseline",
+           "EFFECT_WORDS"]
 
 EFFECT_WORDS = ("lifts", "lowers", "no clear effect")
 _BASELINE_RULES = ("last", "fixed")
@@ -131,3 +132,42 @@ def versus_best_baseline(rows, profile: str, table: str = "table8") -> list[dict
                         "best_mean": here[best]["mean"], "margin": round(aa["mean"] - here[best]["mean"], 1),
                         "n": aa["n"]})
     return out
+
+
+def versus_each_baseline(rows, profile: str, table: str = "table1", keys=("dataset", "gamma_l")) -> list[dict]:
+    """AA-BiGAN against every baseline in each cell of paper table ``table`` (cells told apart by ``keys``),
+    under each selection of :data:`aabigan.tables.SELECTIONS`, *paired* over the runs both hold (the class
+    pair and seed: ``(normal_class, known_classes, seed)``), on one profile.
+
+    Entries ``{**cell, "selection", "baseline", "aabigan", "baseline_mean", "delta", "se", "n", "verdict"}``:
+    the two means (%) over the shared runs, ``delta`` AA-BiGAN minus the baseline with its standard error,
+    ``verdict`` "ahead" / "behind" where AA-BiGAN is so by more than two standard errors, else "no clear
+    difference".  A baseline row written before its method reported per epoch (``fixed``) counts as
+    label-free only: under the validation rule it has no epoch chosen, so it is not compared there.
+    Cells with no baseline are left out; AA-BiGAN without collected anomalies is not a baseline."""
+    runs: dict[tuple, dict] = defaultdict(dict)      # (cell, selection, method) -> {run: AUROC %}
+    for r in rows:
+        if r.get("status") != "ok" or r["profile"] != profile or not in_table(table, r):
+            continue
+        cell = tuple(r["dataset"] if k == "dataset" else float(r[k]) for k in keys)
+        run = (int(r["normal_class"]), str(r["known_classes"]), int(r["seed"]))
+        for selection in SELECTIONS:
+            if r["rule"] in selection_rules(r["method"], selection):
+                runs[(cell, selection, r["method"])][run] = 100 * float(r["auroc"])
+    out = []
+    for (cell, selection, method), theirs in sorted(runs.items()):
+        ours = runs.get((cell, selection, "aabigan"))
+        if method in ("aabigan", "aabigan-unsup") or not ours:
+            continue
+        delta, se, n = paired_difference(theirs, ours)
+        shared = sorted(set(ours) & set(theirs))
+        if not n:
+            continue
+        out.append({**dict(zip(keys, cell)), "selection": selection, "baseline": METHODS[method].display,
+                    "aabigan": float(np.mean([ours[k] for k in shared])),
+                    "baseline_mean": float(np.mean([theirs[k] for k in shared])),
+                    "delta": delta, "se": se, "n": n, "verdict": _AHEAD[effect_word(delta, se)]})
+    return out
+
+
+_AHEAD = {"lifts": "ahead", "lowers": "behind", "no clear effect": "no clear difference"}

@@ -229,3 +229,28 @@ def test_ablation_effects_are_paired_by_seed_and_named_by_their_size():
     assert effects[("deepsad-split", "deepsad")]["label_free"]["delta"] == pytest.approx(9)
     with pytest.raises(ValueError, match="appears twice"):
         ablation_effects(rows + rows[:1])
+
+
+def test_versus_each_baseline_pairs_the_runs_of_one_cell_under_each_rule():
+    from aabigan.diagnosis import versus_each_baseline
+
+    def row(method, rule, normal, auroc, gamma_l=0.05, profile="cpu"):
+        return {"status": "ok", "profile": profile, "dataset": "mnist", "method": method, "rule": rule,
+                "normal_class": str(normal), "known_classes": str((normal + 1) % 10), "seed": "0",
+                "gamma_l": str(gamma_l), "gamma_p": "0.0", "k_l": "1", "settings": "{}", "auroc": str(auroc)}
+    ours = [.90, .80, .85, .95]
+    rows = [row("aabigan", "last/reconstruction", n, a) for n, a in enumerate(ours)]
+    rows += [row("aabigan", "val/auto", n, a + .05) for n, a in enumerate(ours)]
+    rows += [row("deepsad", "last", n, a - .10 + .01 * n) for n, a in enumerate(ours)]     # behind by 8.5 pts
+    rows += [row("deepsad", "val/epoch", n, a + .05 + (.01 if n % 2 else -.01)) for n, a in enumerate(ours)]
+    rows += [row("supervised", "fixed", n, a) for n, a in enumerate(ours[:3])]             # written before epochs
+    rows += [row("deepsad", "last", 0, .99, profile="paper"), row("aabigan-unsup", "val/auto", 0, .5)]
+    got = {(v["selection"], v["baseline"]): v for v in versus_each_baseline(rows, "cpu")}
+    assert set(got) == {("label_free", "Deep SAD"), ("validation", "Deep SAD"), ("label_free", "Supervised Classifier")}
+    lf = got[("label_free", "Deep SAD")]
+    assert lf["delta"] == pytest.approx(8.5) and lf["n"] == 4 and lf["verdict"] == "ahead"
+    assert lf["aabigan"] == pytest.approx(87.5) and lf["baseline_mean"] == pytest.approx(79.0)
+    assert got[("validation", "Deep SAD")]["delta"] == pytest.approx(0) and \
+        got[("validation", "Deep SAD")]["verdict"] == "no clear difference"
+    sup = got[("label_free", "Supervised Classifier")]
+    assert sup["n"] == 3 and sup["delta"] == pytest.approx(0) and sup["gamma_l"] == 0.05 and sup["dataset"] == "mnist"
