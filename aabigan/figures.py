@@ -464,10 +464,13 @@ def fig_learning_curves(rows: Sequence[Mapping], score: str = "reconstruction") 
             ax.axvline(plateau_step(run["steps"], run[f"val_auroc_{score}"]), color=colour, ls=":", lw=0.8)
         ax.set(title=f"{d}, width {w}", xlabel="training steps", ylabel=f"AUROC % ({score})")
         ax.legend(fontsize=7, loc="lower right")
-    settings = sorted({r.get("settings") or "{}" for r in rows})
-    overrides = "; settings vary, see the rows" if len(settings) > 1 else ""
-    if len(settings) == 1 and settings[0] != "{}":
-        overrides = "; overrides " + ", ".join(f"{k}={v}" for k, v in json.loads(settings[0]).items())
+    settings = [json.loads(s) for s in sorted({r.get("settings") or "{}" for r in rows})]
+    keys = sorted({k for s in settings for k in s})
+    values = {k: sorted({json.dumps(s.get(k)) for s in settings}) for k in keys}
+    common = [f"{k}={settings[0][k]}" for k in keys if len(values[k]) == 1 and k in settings[0]]
+    varying = [f"{k} " + " / ".join(values[k]) for k in keys if len(values[k]) > 1]   # e.g. width 16 / 32
+    overrides = ("; overrides " + ", ".join(common) if common else "") + \
+        ("; varying: " + ", ".join(varying) if varying else "")
     fig.suptitle(f"every epoch, score {score} (no selection)\nprofile {_profiles(rows)}{overrides}", fontsize=9)
     return fig
 

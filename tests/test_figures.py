@@ -269,6 +269,9 @@ def test_learning_curves_figure_from_the_committed_rows():
     assert len(fig.axes) == len({(d, w) for d, _, w in runs})
     profiles = {r["profile"] for r in rows}
     assert all(f"profile {p}" in fig.get_suptitle() for p in profiles) and "overrides" in fig.get_suptitle()
+    widths = {w for _, _, w in runs}      # the study's widths are told apart, the shared schedule named once
+    assert ("varying: width " + " / ".join(map(str, sorted(widths))) in fig.get_suptitle()) == (len(widths) > 1)
+    assert "min_steps=6000" in fig.get_suptitle()
 
 
 def test_at_step_and_largest_dip():
