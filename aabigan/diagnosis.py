@@ -160,9 +160,9 @@ def versus_each_baseline(rows, profile: str, table: str = "table1", keys=("datas
         if method in ("aabigan", "aabigan-unsup") or not ours:
             continue
         delta, se, n = paired_difference(theirs, ours)
-        shared = sorted(set(ours) & set(theirs))
         if not n:
             continue
+        shared = sorted(set(ours) & set(theirs))
         out.append({**dict(zip(keys, cell)), "selection": selection, "baseline": METHODS[method].display,
                     "aabigan": float(np.mean([ours[k] for k in shared])),
                     "baseline_mean": float(np.mean([theirs[k] for k in shared])),

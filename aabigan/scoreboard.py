@@ -100,11 +100,11 @@ def _name(d: str) -> str:
 
 # ------------------------------------------------------------------------------------------ claims
 def _comparisons(rows, table, cells, where: str, note: str, profile: str = PROFILE) -> tuple[list, str]:
-    """AA-BiGAN's mean at or above the best baseline's, both rounded to 0.1 point as the tables show them, cell by
-    cell (cells: {label: cell kwargs}), under each
-    selection of :data:`SELECTIONS` that has rows of both sides: label-free at the last epoch, and each
-    method's epoch (AA-BiGAN's also its score) chosen on the validation split.  The claim holds in a cell only
-    under every selection tested there."""
+    """AA-BiGAN's mean at or above the best baseline's (both rounded to 0.1 point, as the tables show them), cell
+    by cell (cells: {label: cell kwargs}), under each selection of :data:`SELECTIONS` that has rows of both
+    sides: label-free at the last epoch, and each method's epoch (AA-BiGAN's also its score) chosen on the
+    validation split.  The claim holds in a cell only under every selection tested there.  Returns the
+    comparisons' outcomes and the evidence text, for ``profile``."""
     methods = sorted({r["method"] for r in rows} - {"aabigan", "aabigan-unsup"})
     passed, parts = [], []
     for label, cell in cells.items():

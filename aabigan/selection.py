@@ -22,20 +22,6 @@ __all__ = ["best_epoch", "select", "recorded_scores", "aabigan_rules", "EPOCH_RU
 
 EPOCH_RULES = ("last", "best_val")
 
-# The rules a result row is reported under (its ``rule`` column):
-#: the selection rules of AA-BiGAN (a method reported per epoch and score): label-free last epoch with a fixed
-#: score, and the paper's choice of epoch and score on the validation split
-RULES = tuple(f"last/{s}" for s in SCORES) + ("val/auto",)
-#: the selection rules of a baseline that trains by epochs (:attr:`Method.by_epoch`), the same two kinds:
-#: ``last``, the networks after the last epoch, label-free (the number its ``fixed`` row reported before these
-#: rules existed); ``val/epoch``, the test AUROC at the epoch with the best validation AUROC (the latest epoch
-#: among ties, as ``val/auto``).  The test AUROC of every epoch is recorded by the runner's callback and is
-#: never used for a choice.
-BASELINE_RULES = ("last", "val/epoch")
-#: a method without training epochs (OCSVM, SSAD, AAD): one row, its score after training -- label-free, and
-#: the row both kinds of table take for it
-FIXED_RULES = ("fixed",)
-
 
 def recorded_scores(score: str = "auto") -> tuple[str, ...]:
     """The scores every epoch of an AA-BiGAN fit with ``score`` records: the paper's two (:data:`SCORES`), and
@@ -47,6 +33,21 @@ def aabigan_rules(score: str | None = "auto") -> tuple[str, ...]:
     """The rules an AA-BiGAN run with ``score`` is reported under: :data:`RULES`, and ``last/<score>`` for an
     extra score it records (:func:`recorded_scores`).  The detector and the runner both ask this."""
     return tuple(f"last/{s}" for s in recorded_scores(score)) + ("val/auto",)
+
+
+# The rules a result row is reported under (its ``rule`` column):
+#: the selection rules of AA-BiGAN (a method reported per epoch and score): label-free last epoch with a fixed
+#: score, and the paper's choice of epoch and score on the validation split
+RULES = aabigan_rules()
+#: the selection rules of a baseline that trains by epochs (:attr:`Method.by_epoch`), the same two kinds:
+#: ``last``, the networks after the last epoch, label-free (the number its ``fixed`` row reported before these
+#: rules existed); ``val/epoch``, the test AUROC at the epoch with the best validation AUROC (the latest epoch
+#: among ties, as ``val/auto``).  The test AUROC of every epoch is recorded by the runner's callback and is
+#: never used for a choice.
+BASELINE_RULES = ("last", "val/epoch")
+#: a method without training epochs (OCSVM, SSAD, AAD): one row, its score after training -- label-free, and
+#: the row both kinds of table take for it
+FIXED_RULES = ("fixed",)
 
 
 def _check(history, keys) -> None:
