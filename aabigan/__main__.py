@@ -6,8 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from .experiments import GRIDS, METHODS, RunConfig, current_rows, dask_executor, grid, pending, read_rows, run_grid
-from .profiles import PROFILES, current_profile_name
+from .experiments import (GRIDS, METHODS, RunConfig, current_rows, dask_executor, grid, pending, read_rows,
+                          rows_of_protocol, run_grid)
+from .profiles import PROFILES, SUPERSEDED, current_profile_name
 from .store import check_unique
 from .tables import TABLE_KEYS, caption, compare, compare_selection, to_markdown, to_wide
 
@@ -106,7 +107,8 @@ def main(argv=None) -> int:
                                       "plain,deepsad-split")
     r.add_argument("--gamma-l", type=float, help="with --dataset and no --grid: the collected ratio")
     r.add_argument("--gamma-p", type=float, default=0.0)
-    r.add_argument("--profile", default=None, help=f"{', '.join(PROFILES)} (default: $AABIGAN_PROFILE or smoke)")
+    r.add_argument("--profile", default=None, help=f"{', '.join(PROFILES)}, or a superseded "
+                   f"definition ({', '.join(SUPERSEDED)}) (default: $AABIGAN_PROFILE or smoke)")
     r.add_argument("--out", required=True, help="results CSV to append to")
     r.add_argument("--threads", type=_positive_int, default=None, help="torch threads (default: torch's choice)")
     r.add_argument("--stack", type=_positive_int, default=1,
@@ -136,7 +138,8 @@ def main(argv=None) -> int:
                    help="inception (needs its weights: downloaded when online), classifier (trained here; "
                         "works offline, its own scale), stand-in (random features, smoke runs only)")
     f.add_argument("--seeds", type=_int_list, default=[0])
-    f.add_argument("--profile", default=None, help=f"{', '.join(PROFILES)} (default: $AABIGAN_PROFILE or smoke)")
+    f.add_argument("--profile", default=None, help=f"{', '.join(PROFILES)}, or a superseded "
+                   f"definition ({', '.join(SUPERSEDED)}) (default: $AABIGAN_PROFILE or smoke)")
     f.add_argument("--out", required=True, help="results CSV to append to")
     f.add_argument("--rule", default="best", choices=("best", "last"),
                    help="best: the lowest FID over the epochs (the paper's); last: after the last epoch")
@@ -150,7 +153,8 @@ def main(argv=None) -> int:
                    help="one selection rule: val/auto, last/reconstruction, last/latent (baselines: their fixed rows). "
                         "Default: val/auto, except Tables 2 and 8, which show every method under both kinds of rule, "
                         "label-free / chosen on validation")
-    t.add_argument("--profile", default=None)
+    t.add_argument("--profile", default=None, help="only this profile's rows; a superseded definition "
+                   f"({', '.join(SUPERSEDED)}) shows the rows written under it")
     t.add_argument("--long", action="store_true", help="one line per cell instead of the paper's layout")
     args = ap.parse_args(argv)
 
@@ -237,10 +241,14 @@ def main(argv=None) -> int:
                                   "profile"]))
         return 0
     check_unique(rows, what="the rows of " + ", ".join(args.results))   # a file given twice is an error
-    rows, stale = current_rows(rows)
+    if args.profile in SUPERSEDED:            # the rows of a superseded definition, named as such
+        rows, stale = [dict(r, profile=args.profile) for r in rows_of_protocol(rows, args.profile)], []
+    else:
+        rows, stale = current_rows(rows)
     if stale:
         print(f"({len(stale)} rows of configs that their profile no longer defines are left out: written before "
-              "the profile changed; a grid would train them again)\n", file=sys.stderr)
+              "the profile changed; a grid would train them again; --profile NAME@N shows the rows of a superseded "
+              "definition)\n", file=sys.stderr)
     if args.rule is None and args.name in ("table2", "table8"):
         table = compare_selection(args.name, rows, args.profile)
         if args.long:

@@ -42,14 +42,14 @@ from .data import IMAGE_DATASETS, ODDS_DATASETS, canonical_name, make_split
 from .detector import AABiGAN, ShortFitWarning
 from .methods import BUILT_IN_METHODS, METHODS, Method, register_method
 from .paper_tables import TABLE_CELLS
-from .profiles import get_profile
+from .profiles import get_profile, versions_of
 from .provenance import commit as _commit, device_name as _device_name
 from .scores import EXTRA_SCORES, SCORES, auprc, auroc
 from .selection import BASELINE_RULES, FIXED_RULES, RULES, aabigan_rules, best_epoch, select
 from .store import CURVE_FIELDS, CURVE_SCHEMA, ROW_FIELDS, RUN_SCHEMA, ResultsFile, complete_keys, read_rows
 from .validation import check_fraction, check_integer
 
-__all__ = ["METHODS", "Method", "register_method", "RULES", "BASELINE_RULES", "FIXED_RULES", "rows_from_epochs", "REPORTS", "RunConfig", "run_one", "load_or_train", "figure_models", "run_grid", "dask_executor", "pending", "current_rows",
+__all__ = ["METHODS", "Method", "register_method", "RULES", "BASELINE_RULES", "FIXED_RULES", "rows_from_epochs", "REPORTS", "RunConfig", "run_one", "load_or_train", "figure_models", "run_grid", "dask_executor", "pending", "current_rows", "protocol_of", "rows_of_protocol",
            "expected_rules", "read_rows", "grid", "GRIDS", "ROW_FIELDS", "rows_from_history"]
 
 
@@ -174,7 +174,8 @@ class RunConfig:
     @property
     def hash(self) -> str:
         """Stable hash of the config *and* the settings it resolves to (a changed profile re-runs)."""
-        blob = json.dumps({"config": self.to_dict(), "settings": self.settings(), "split": self.split_args()},
+        config = {**self.to_dict(), "profile": get_profile(self.profile).name}   # "cpu@1" hashes as "cpu"
+        blob = json.dumps({"config": config, "settings": self.settings(), "split": self.split_args()},
                           sort_keys=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -371,18 +372,27 @@ FIGURE_MODELS = {"γ_l = 0.1": (0.1, (1,)), "γ_l = 0.0": (0.0, ())}
 
 def figure_models(directory, profile: str) -> dict[str, AABiGAN]:
     """The detectors of Figures 4-6 (:data:`FIGURE_MODELS`), by label: the committed ``cpu``-profile files in
-    ``directory`` (read by :func:`load_or_train`) where present; where a file is missing, the same config
-    trained now in ``profile`` and kept in a scratch folder, never beside the committed files."""
+    ``directory`` (read by :func:`load_or_train`) where present -- of today's definition of the profile, else of
+    the newest superseded one (a file ``...-cpu@1.npz``; the detector's ``saved_info_["protocol"]`` names it);
+    where no file is there, the same config trained now in ``profile`` and kept in a scratch folder, never beside
+    the committed files."""
     import tempfile
 
     out, scratch = {}, None
     for label, (gamma, known) in FIGURE_MODELS.items():
         cfg = RunConfig("fmnist", "aabigan", 0, known, gamma, 0.0, 0, "cpu")
-        path = Path(directory) / f"fmnist-normal0-collected1-gamma{gamma}-cpu.npz"
-        if not path.is_file():
+        name = f"fmnist-normal0-collected1-gamma{gamma}-{{}}.npz"
+        found = [(v, Path(directory) / name.format(v)) for v in versions_of("cpu")]
+        found = [(v, path) for v, path in found if path.is_file()]
+        if found:
+            version, path = found[0]
+            cfg = dataclasses.replace(cfg, profile=version)
+        else:
             scratch = scratch or Path(tempfile.mkdtemp())
-            cfg, path = dataclasses.replace(cfg, profile=profile), scratch / path.name
+            version, path = profile, scratch / name.format(profile)
+            cfg = dataclasses.replace(cfg, profile=profile)
         out[label] = load_or_train(cfg, path)
+        out[label].saved_info_["protocol"] = version
     return out
 
 
@@ -577,20 +587,44 @@ def expected_rules(cfg: RunConfig) -> set[str]:
     return set(method.rules)
 
 
+def protocol_of(row: dict) -> str | None:
+    """The profile, or superseded definition of it (``"cpu@1"``, :data:`aabigan.profiles.SUPERSEDED`), whose
+    config rebuilt from the row (:meth:`RunConfig.from_row`) hashes to the row's ``config_hash``: the protocol
+    that wrote it.  None when no definition does (a method or setting this version cannot rebuild)."""
+    for version in versions_of(row["profile"].split("@")[0]):
+        try:
+            if RunConfig.from_row({**row, "profile": version}).hash == row["config_hash"]:
+                return version
+        except (KeyError, ValueError):
+            continue
+    return None
+
+
+def rows_of_protocol(rows: Iterable[dict], version: str) -> list[dict]:
+    """The rows written under ``version``: a profile as defined today (``"cpu"``) or a superseded definition of
+    it (``"cpu@1"``), as :func:`protocol_of` tells (once per config)."""
+    protocol: dict[str, str | None] = {}
+    out = []
+    for r in rows:
+        if r["profile"].split("@")[0] == version.split("@")[0]:
+            if r["config_hash"] not in protocol:
+                protocol[r["config_hash"]] = protocol_of(r)
+            if protocol[r["config_hash"]] == version:
+                out.append(r)
+    return out
+
+
 def current_rows(rows: Iterable[dict]) -> tuple[list[dict], list[dict]]:
-    """``(current, stale)``: the rows whose config, rebuilt from the row (:meth:`RunConfig.from_row`), still
-    hashes to the row's ``config_hash`` -- the protocol its profile defines today -- and the others: rows
-    written before their profile changed (which a grid would train again), or whose method or settings this
+    """``(current, stale)``: the rows written under the protocol their profile defines today
+    (:func:`protocol_of` is the profile's plain name), and the others: rows written before their profile
+    changed (a superseded definition, which a grid would train again), or whose method or settings this
     version cannot rebuild.  Tables and chapters show the current rows; the stale ones stay in their files.
     A row without a ``config_hash`` (made by hand) cannot be checked and counts as current."""
     current, stale, known = [], [], {"": True}
     for r in rows:
         h = r.get("config_hash") or ""
         if h not in known:
-            try:
-                known[h] = RunConfig.from_row(r).hash == h
-            except (KeyError, ValueError):
-                known[h] = False
+            known[h] = protocol_of(r) == r["profile"]
         (current if known[h] else stale).append(r)
     return current, stale
 
@@ -808,7 +842,8 @@ def grid(name: str, profile: str | None = None, datasets=None, methods=None, see
         return _grid_convergence(datasets, methods, pairs, seeds)
     if name == "ablations":
         return _grid_ablations(datasets, methods, seeds, variants)
-    profile = get_profile(profile).name
+    profile = get_profile(profile).name if profile is None else profile
+    get_profile(profile)                       # an unknown name fails here; "cpu@1" stays itself
     if name in ("table2", "table8"):
         return _grid_odds(profile, datasets, methods, seeds, default=TABLE2_METHODS if name == "table2" else TABLE8_METHODS)
     if name == "gamma_sweep":

@@ -370,7 +370,7 @@ def _generate(generator: nn.Module, latent_dim: int, n: int, seed: int, device, 
 #: (:class:`InceptionFeatures`; needs its weights), "stand-in" (:class:`StandInFeatures`, for smoke runs)
 FID_FEATURES = ("classifier", "inception", "stand-in")
 #: the overrides of a :class:`FidConfig` that cap the data rather than set AA-BiGAN (default: the profile's
-#: ``max_train_normal`` / ``max_eval``)
+#: ``fid_data``)
 DATA_OPTIONS = ("max_train", "max_reference")
 
 
@@ -448,9 +448,9 @@ class FidConfig:
         return out
 
     def data_args(self) -> dict:
-        """:func:`nine_class_data`'s caps: the profile's ``max_train_normal`` / ``max_eval``, or the overrides."""
-        caps = get_profile(self.profile).split_image
-        out = {"max_train": caps.get("max_train_normal"), "max_reference": caps.get("max_eval")}
+        """:func:`nine_class_data`'s caps: the profile's ``fid_data``, or the overrides."""
+        caps = get_profile(self.profile).fid_data
+        out = {"max_train": caps.get("max_train"), "max_reference": caps.get("max_reference")}
         out.update({k: int(v) for k, v in self.overrides if k in DATA_OPTIONS})
         return out
 
@@ -526,8 +526,8 @@ def fid_row(dataset: str, anomaly_class: int, profile: str | None = None, seed: 
     ``rule="best"`` computes the FID after every epoch and reports the lowest with its epoch ("the best
     observed FID", as the paper does -- a choice made on the reference set, so optimistic);
     ``rule="last"`` only scores the networks after the last epoch.  ``fid_last`` is in the row either way.
-    ``max_train`` / ``max_reference`` cap the image counts (default: the profile's ``max_train_normal`` /
-    ``max_eval``; none under ``paper``: all 54000 / 9000 MNIST images).  The row's ``config_hash`` is of the
+    ``max_train`` / ``max_reference`` cap the image counts (default: the profile's ``fid_data``; none under
+    ``paper``: all 54000 / 9000 MNIST images).  The row's ``config_hash`` is of the
     :class:`FidConfig` these arguments make (its ``features``: the feature network's name).
     """
     overrides = tuple((k, v) for k, v in (("epochs", epochs), ("max_train", max_train),

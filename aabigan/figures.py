@@ -25,7 +25,8 @@ from .paper_tables import fixed_along
 
 __all__ = ["KINDS", "FIXED", "fig_auroc_vs", "reconstruction_errors_by_kind", "fig_error_boxplots",
            "fig_reconstructions", "fig_samples", "image_grid", "fig_odds_runs", "fig_gamma_sweep", "curves",
-           "plateau_step", "at_step", "largest_dip", "fig_learning_curves", "shortfall_at", "cheapest_steps"]
+           "plateau_step", "at_step", "largest_dip", "fig_learning_curves", "shortfall_at", "cheapest_steps",
+           "step_seconds", "schedule_options", "choose_schedules"]
 
 #: kind -> (label, colour) for the figures of this module (colours as in :mod:`aabigan.plotting`)
 KINDS = {0: ("normal", "#1f77b4"), 1: ("seen anomaly", "#d62728"), 2: ("novel anomaly", "#ff7f0e")}
@@ -506,3 +507,52 @@ def cheapest_steps(runs: Mapping[tuple, Mapping[str, np.ndarray]], within: float
     outside = [i for i, ok in enumerate(inside) if not ok]
     return candidates[min(outside[-1] + 1, len(candidates) - 1)] if outside else candidates[0]
 
+
+
+def step_seconds(rows: Sequence[Mapping]) -> dict[int, float]:
+    """Seconds a training step took in the learning-curve study, per network width: the median over its runs
+    of fit seconds / steps at each run's last epoch.  The three image datasets feed the same networks the same
+    3x32x32 input, so one width has one cost; a median, since runs that shared the machine ran slower."""
+    import json
+
+    last: dict[str, tuple[int, float, int]] = {}
+    for r in rows:
+        if r["status"] == "ok":
+            steps, width = int(r["steps"]), int(json.loads(r["settings"]).get("width", 0))
+            if steps > last.get(r["config_hash"], (0,))[0]:
+                last[r["config_hash"]] = (steps, float(r["fit_seconds"]), width)
+    per: dict[int, list[float]] = {}
+    for steps, seconds, width in last.values():
+        per.setdefault(width, []).append(seconds / steps)
+    return {w: float(np.median(v)) for w, v in sorted(per.items())}
+
+
+def schedule_options(rows: Sequence[Mapping], pairs: int = 10, workers: int = 2, within: float = 1.0,
+                     key: str = "val_auroc_reconstruction") -> list[dict]:
+    """What each (dataset, width) of the learning-curve study asks of a schedule: the :func:`cheapest_steps`
+    from which its median run stays within ``within`` points of its plateau, the median shortfall there, the
+    median plateau, and what a table cell of ``pairs`` runs on ``workers`` one-thread workers would take at
+    that length (:func:`step_seconds`), in minutes."""
+    runs, cost = curves(rows), step_seconds(rows)
+    out = []
+    for d, w in sorted({(d, w) for d, _, w in runs}):
+        group = {k: r for k, r in runs.items() if (k[0], k[2]) == (d, w)}
+        steps = cheapest_steps(group, within, key)
+        out.append({"dataset": d, "width": w, "runs": len(group), "steps": steps,
+                    "shortfall": float(np.median(shortfall_at(group, steps, key))),
+                    "plateau": float(np.median([np.median(r[key][-5:]) for r in group.values()])),
+                    "step_seconds": cost[w], "cell_minutes": pairs / workers * steps * cost[w] / 60})
+    return out
+
+
+def choose_schedules(options: Sequence[Mapping], budget_minutes: float = 75.0) -> dict[str, dict]:
+    """Per dataset, the cheapest of its :func:`schedule_options` (fewest cell minutes) whose table cell fits the
+    budget -- "about an hour" a cell, read as at most 75 minutes.  The rule issue 13 sets for the ``cpu`` image
+    profile; ValueError naming a dataset none of whose options fits."""
+    out = {}
+    for d in dict.fromkeys(o["dataset"] for o in options):
+        fits = [o for o in options if o["dataset"] == d and o["cell_minutes"] <= budget_minutes]
+        if not fits:
+            raise ValueError(f"no schedule of the study fits {budget_minutes:g} minutes a cell on {d}")
+        out[d] = dict(min(fits, key=lambda o: (o["cell_minutes"], o["width"])))
+    return out

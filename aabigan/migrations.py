@@ -40,7 +40,8 @@ import dataclasses
 import json
 from pathlib import Path
 
-from .experiments import RunConfig
+from .experiments import RunConfig, protocol_of
+from .profiles import versions_of
 from .store import FID_SCHEMA, RUN_SCHEMA, ResultsFile, Schema
 
 __all__ = ["settings_as_run", "fid_config_hash", "FID_SCHEMA_BEFORE_HASH"]
@@ -71,13 +72,10 @@ def settings_as_run(path) -> int:
         rows, changed = [], 0
         for r in store.rows:
             new = dict(r)
-            try:
-                current = RunConfig.from_row(r).hash == r["config_hash"]
-            except ValueError:
-                current = False
-            if not current:
-                cfg = _config_of_old_row(r)
-                if cfg.hash != r["config_hash"]:
+            if protocol_of(r) is None:          # not the column of any definition of its profile: the old one
+                cfg = next((c for c in (_config_of_old_row({**r, "profile": v}) for v in versions_of(r["profile"]))
+                            if c.hash == r["config_hash"]), None)
+                if cfg is None:
                     raise ValueError(f"{r.source}: its config no longer gives its hash {r['config_hash']}")
                 new["settings"] = json.dumps(cfg.params(), sort_keys=True)
                 changed += new["settings"] != r["settings"]

@@ -2,8 +2,11 @@
 
 * ``smoke``: seconds per run on a CPU -- what CI and the notebooks under nbval run.  Numbers from it
   only show that the machinery works.
-* ``cpu``: a reduced protocol that a 2-core CPU finishes in about an hour per table cell (fewer class pairs,
-  fewer training images, narrower networks, fewer epochs).  The book states it beside every number.
+* ``cpu``: a reduced protocol that a 2-core CPU finishes in about an hour per table cell: ten class pairs
+  instead of 90, narrower networks and a schedule chosen from the learning-curve study of issue 13 (every
+  normal training image of the class, as many epochs as the median run needs to reach its plateau).  The
+  book states it beside every number.  Image rows written before that study (20 epochs on 1000 images) are
+  of another config hash: :func:`aabigan.experiments.current_rows` tells them apart.
 * ``paper``: the paper's protocol (Supp. E and the authors' code): every (normal, collected) class pair,
   DCGAN width 64, batch 200 normals + 50 collected anomalies, 200 epochs on MNIST / F-MNIST and 1000 on
   CIFAR-10; for a GPU.
@@ -15,7 +18,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 __all__ = ["Profile", "PROFILES", "get_profile", "current_profile_name", "RUNNER_BASE_SETTINGS",
-           "BASELINE_WIDTH_DIVISOR", "BASELINE_MIN_WIDTH", "FID_CLASSIFIER"]
+           "BASELINE_WIDTH_DIVISOR", "BASELINE_MIN_WIDTH", "FID_CLASSIFIER", "CPU_IMAGE_STEPS", "epochs_reaching",
+           "SUPERSEDED", "versions_of"]
 
 #: The detector's defaults before issue 12 for every parameter whose default changed then.  The runner builds
 #: ``AABiGAN(**{**RUNNER_BASE_SETTINGS, **settings})`` so that a profile's settings (which name only some
@@ -43,6 +47,8 @@ class Profile:
     #: Table 4 (:mod:`aabigan.fid`): per-dataset epochs of the FID runs; a dataset not named trains the
     #: profile's image epochs.  Supp. F: "We train 20 epochs for F-MNIST and MNIST and 100 epochs for CIFAR-10".
     fid_epochs: dict = field(default_factory=dict)
+    #: Table 4's data caps, :func:`aabigan.fid.nine_class_data`'s ``max_train`` / ``max_reference`` (none: all)
+    fid_data: dict = field(default_factory=dict)
 
     def fid_settings(self, dataset: str) -> dict:
         """AA-BiGAN's settings for a Table 4 (FID) run on ``dataset``: the image settings, with the FID epochs."""
@@ -75,15 +81,20 @@ PROFILES = MappingProxyType({
         tabular=dict(epochs=5, batch_size=64),
         image=dict(epochs=1, batch_size=32, neg_batch_size=8, width=8),
         split_image=dict(max_train_normal=128, max_eval=250),
-        pairs="one", n_seeds_tabular=2),
+        pairs="one", n_seeds_tabular=2, fid_data=dict(max_train=128, max_reference=250)),
     "cpu": Profile(
-        "cpu", "reduced protocol for a 2-core CPU: 10 class pairs (normal n, collected n+1 mod 10), 1000 "
-               "normal training images, 2000 evaluation images, DCGAN width 16, 20 epochs; full ODDS data, "
-               "100 epochs and at least 3000 steps",
+        "cpu", "reduced protocol for a 2-core CPU: 10 class pairs (normal n, collected n+1 mod 10), every normal "
+               "training image of the class and the whole test split, DCGAN width 16, batch 64 + 16, "
+               "31 epochs (MNIST) / 34 (F-MNIST) / 44 (CIFAR-10): the schedule of the learning-curve study "
+               "(issue 13; results/convergence-curves.csv); full ODDS data, 100 epochs and at least 3000 steps",
         tabular=dict(epochs=100, min_steps=3000, batch_size=128),
-        image=dict(epochs=20, batch_size=64, neg_batch_size=16, width=16),
-        split_image=dict(max_train_normal=1000, max_eval=2000),
-        pairs="ring", n_seeds_tabular=10),
+        image=dict(epochs=31, batch_size=64, neg_batch_size=16, width=16),
+        image_epochs={"mnist": 31, "fmnist": 34, "cifar10": 44},
+        split_image=dict(),
+        pairs="ring", n_seeds_tabular=10,
+        # Table 4 keeps its own protocol (the paper's, too, is its own: Supp. F), on 1000 + 2000 images
+        fid_epochs={"mnist": 20, "fmnist": 20, "cifar10": 20},
+        fid_data=dict(max_train=1000, max_reference=2000)),
     "paper": Profile(
         "paper", "the paper's protocol: all 90 class pairs, full data, DCGAN width 64 (the networks the "
                  "paper's text describes; the authors' code ran thinner ones, an option: --set arch=authors), "
@@ -97,6 +108,42 @@ PROFILES = MappingProxyType({
         fid_epochs={"mnist": 20, "fmnist": 20, "cifar10": 100}),
 })
 
+#: Earlier definitions of a profile, named ``"name@version"`` (1: the first), kept so that the rows written under
+#: them stay checkable and reproducible: ``RunConfig(..., profile="cpu@1")`` is the config such a row was written
+#: for, with the row's hash (a superseded definition hashes under its profile's plain name).  A grid run with
+#: ``--profile cpu@1`` finds those rows done.
+SUPERSEDED = MappingProxyType({
+    "cpu@1": Profile(
+        "cpu", "the cpu profile before the learning-curve study (until issue 13): 10 class pairs, 1000 normal "
+               "training images, 2000 evaluation images, DCGAN width 16, 20 epochs (about 300 steps: "
+               "undertrained); ODDS as today",
+        tabular=dict(epochs=100, min_steps=3000, batch_size=128),
+        image=dict(epochs=20, batch_size=64, neg_batch_size=16, width=16),
+        split_image=dict(max_train_normal=1000, max_eval=2000),
+        pairs="ring", n_seeds_tabular=10, fid_data=dict(max_train=1000, max_reference=2000)),
+})
+
+
+def versions_of(name: str) -> list[str]:
+    """The profile ``name`` and its superseded definitions (:data:`SUPERSEDED`), newest first."""
+    return [name] + sorted((k for k in SUPERSEDED if k.split("@")[0] == name),
+                           key=lambda k: -int(k.split("@")[1]))
+
+
+#: The ``cpu`` image schedule in training steps, per dataset: what :func:`aabigan.figures.choose_schedules`
+#: picks from the committed learning-curve study (the fewest steps from which the median run stays within a
+#: point of its validation plateau, at the width whose table cell fits about an hour).  The profile trains
+#: :func:`epochs_reaching` these steps on the dataset's smallest class, so every pair trains at least as long.
+CPU_IMAGE_STEPS = MappingProxyType({"mnist": 2576, "fmnist": 3162, "cifar10": 3432})
+
+
+def epochs_reaching(steps: int, n_normal: int, batch_size: int) -> int:
+    """The fewest epochs over ``n_normal`` normal images, in batches of ``batch_size`` (the last incomplete
+    one dropped, as the trainer does), that take at least ``steps`` steps."""
+    per_epoch = max(1, int(n_normal) // int(batch_size))
+    return max(1, -(-int(steps) // per_epoch))
+
+
 #: Table 4's offline feature network (:class:`aabigan.fid.ClassifierFeatures`, ``features="classifier"``): the
 #: CNN whose pooled features the FID runs measure, trained on this many images for this many epochs from this
 #: seed -- the same network under every profile, so FIDs of one dataset stay on one scale
@@ -108,8 +155,12 @@ def current_profile_name(default: str = "smoke") -> str:
 
 
 def get_profile(name: str | None = None) -> Profile:
-    """The named profile, or ``$AABIGAN_PROFILE`` (default ``smoke``); ValueError if unknown."""
+    """The named profile (or a superseded definition, ``"cpu@1"``: :data:`SUPERSEDED`), or ``$AABIGAN_PROFILE``
+    (default ``smoke``); ValueError if unknown."""
     name = current_profile_name() if name is None else name
+    if name in SUPERSEDED:
+        return SUPERSEDED[name]
     if name not in PROFILES:
-        raise ValueError(f"unknown profile {name!r}; choose one of {', '.join(PROFILES)}")
+        raise ValueError(f"unknown profile {name!r}; choose one of {', '.join(PROFILES)} (or a superseded "
+                         f"definition: {', '.join(SUPERSEDED)})")
     return PROFILES[name]

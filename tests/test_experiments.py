@@ -249,7 +249,7 @@ def test_rows_record_what_the_baseline_ran():
     """The settings column holds the estimator's own parameters: half the width for Deep SAD's family, no
     AA-BiGAN-only setting; and from_row gives back the config (and its hash) from them."""
     c = RunConfig("mnist", "deepsad", 0, (1,), 0.05, 0.0, 0, "cpu")
-    assert c.settings()["width"] == 16 and c.params() == {"batch_size": 64, "epochs": 20, "width": 8}
+    assert c.settings()["width"] == 16 and c.params() == {"batch_size": 64, "epochs": 31, "width": 8}
     wide = RunConfig("mnist", "deepsad", 0, (1,), 0.05, 0.0, 0, "cpu", overrides=(("width", 32),))
     assert wide.params()["width"] == 16
     for config in (c, wide, RunConfig("thyroid", "ssad-hybrid", gamma_l=0.01, profile="cpu")):
@@ -441,6 +441,7 @@ def test_figure_models_read_committed_files_and_train_the_rest(tmp_path):
     models = figure_models(committed, "smoke")
     assert list(models) == list(FIGURE_MODELS)
     assert all(m.saved_info_["profile"] == "cpu" for m in models.values())          # read, not trained
+    assert all(m.saved_info_["protocol"] == "cpu@1" for m in models.values())       # before the study (issue 13)
     assert [m.saved_info_["gamma_l"] for m in models.values()] == [0.1, 0.0]
     trained = figure_models(tmp_path, "smoke")                   # nothing there: trained in the smoke profile
     assert all(m.saved_info_["profile"] == "smoke" for m in trained.values())

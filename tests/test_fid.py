@@ -374,8 +374,13 @@ def test_fid_config_checks_its_fields():
 def test_the_fid_protocol_constants_live_in_the_profiles():
     from aabigan.profiles import FID_CLASSIFIER, PROFILES
 
-    assert fidmod.FID_EPOCHS == {"paper": {"mnist": 20, "fmnist": 20, "cifar10": 100}}
-    assert {n: p.fid_epochs for n, p in PROFILES.items()} == {"smoke": {}, "cpu": {}, **fidmod.FID_EPOCHS}
+    # the cpu profile's image schedule moved (issue 13); its FID runs keep 20 epochs on 1000 + 2000 images
+    cpu_fid = {"mnist": 20, "fmnist": 20, "cifar10": 20}
+    assert fidmod.FID_EPOCHS == {"cpu": cpu_fid, "paper": {"mnist": 20, "fmnist": 20, "cifar10": 100}}
+    assert {n: p.fid_epochs for n, p in PROFILES.items()} == {"smoke": {}, **fidmod.FID_EPOCHS}
+    assert {n: p.fid_data for n, p in PROFILES.items()} == {
+        "smoke": {"max_train": 128, "max_reference": 250}, "cpu": {"max_train": 1000, "max_reference": 2000},
+        "paper": {}}
     assert dict(FID_CLASSIFIER) == {"max_train": 10000, "epochs": 2, "seed": 0}
 
 

@@ -386,3 +386,37 @@ def test_cheapest_steps_is_the_first_step_where_the_median_run_is_near_its_plate
     assert cheapest_steps(runs, 1.0, "v") == 500
     with pytest.raises(ValueError, match="no learning curves"):
         cheapest_steps({}, 1.0, "v")
+
+
+def _curve_rows(dataset, normal, width, auroc, seconds_a_step, steps_an_epoch=100):
+    """Learning-curve rows of one run: validation AUROC (fractions) per epoch, the fit seconds so far."""
+    import json
+
+    return [{"config_hash": f"{dataset}-{normal}-{width}", "status": "ok", "dataset": dataset,
+             "normal_class": str(normal), "settings": json.dumps({"width": width}), "epoch": str(e + 1),
+             "steps": str((e + 1) * steps_an_epoch), "fit_seconds": str((e + 1) * steps_an_epoch * seconds_a_step),
+             "val_auroc_reconstruction": str(a), "val_auroc_latent": str(a), "test_auroc_reconstruction": str(a),
+             "test_auroc_latent": str(a)} for e, a in enumerate(auroc)]
+
+
+def test_the_schedule_choice_takes_the_cheapest_width_that_fits_the_budget():
+    from aabigan.figures import choose_schedules, schedule_options, step_seconds
+    from aabigan.profiles import epochs_reaching
+
+    climb = [0.5, 0.7, 0.9, 0.95, 0.95, 0.95, 0.95, 0.95]           # within a point of 95 from 400 steps on
+    fast = [0.5, 0.95, 0.96, 0.96, 0.96, 0.96, 0.96, 0.96]          # within a point from 200
+    rows = (_curve_rows("mnist", 0, 16, climb, 0.2) + _curve_rows("mnist", 1, 16, climb, 0.4)
+            + _curve_rows("mnist", 2, 16, climb, 0.2) + _curve_rows("mnist", 0, 32, fast, 0.5))
+    assert step_seconds(rows) == pytest.approx({16: 0.2, 32: 0.5})  # a median: the slow run does not count
+    options = {(o["dataset"], o["width"]): o for o in schedule_options(rows, pairs=10, workers=2)}
+    assert options[("mnist", 16)]["steps"] == 400 and options[("mnist", 32)]["steps"] == 200
+    assert options[("mnist", 16)]["cell_minutes"] == pytest.approx(5 * 400 * 0.2 / 60)
+    assert options[("mnist", 16)]["plateau"] == pytest.approx(95.0)
+    assert choose_schedules(options.values())["mnist"]["width"] == 16            # 6.7 minutes against 8.3
+    faster = [0.95] * 8                                                          # width 32 settles at once
+    rows32 = [r for r in rows if '32' not in r["settings"]] + _curve_rows("mnist", 0, 32, faster, 0.5)
+    assert choose_schedules(schedule_options(rows32))["mnist"]["width"] == 32  # 100 steps: 4.2 minutes
+    with pytest.raises(ValueError, match="no schedule of the study fits 1 minutes a cell on mnist"):
+        choose_schedules(options.values(), budget_minutes=1)
+    assert epochs_reaching(2576, 5421, 64) == 31 and epochs_reaching(64, 64 * 64, 64) == 1
+    assert epochs_reaching(3, 10, 64) == 3                  # fewer images than a batch: one step an epoch

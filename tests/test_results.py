@@ -1,12 +1,13 @@
 """The committed result rows: every one names its profile, seed, settings, versions and the clean commit that
-wrote it, and is the row of the config the current code would train for it (none is stale)."""
+wrote it, and is the row of the config the current code trains for it under its profile -- today's definition,
+or a superseded one that :data:`aabigan.profiles.SUPERSEDED` keeps (the image rows of ``cpu@1``)."""
 import json
 from pathlib import Path
 
 import pytest
 
-from aabigan.experiments import ROW_FIELDS, RunConfig, read_rows, run_one
-from aabigan.profiles import PROFILES
+from aabigan.experiments import ROW_FIELDS, RunConfig, protocol_of, read_rows, run_one
+from aabigan.profiles import PROFILES, versions_of
 from aabigan.store import CURVE_FIELDS
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
@@ -30,8 +31,11 @@ def test_rows_carry_provenance_and_match_their_config(path):
         json.loads(r["settings"])
         if r["status"] == "ok":
             assert 0.0 <= float(r["auroc"]) <= 1.0
-        cfg = RunConfig.from_row(r)
-        assert cfg.hash == r["config_hash"], f"{r.source}: stale row {r['config_hash']}"
+        # a row is its config under its profile today, or under a superseded definition of it (kept checkable)
+        version = protocol_of(r)
+        assert version in versions_of(r["profile"]), f"{r.source}: no definition of {r['profile']} gives its hash"
+        cfg = RunConfig.from_row({**r, "profile": version})
+        assert cfg.hash == r["config_hash"]
         # the settings column is what the method's estimator was built with, and the split options of its data
         assert json.loads(r["settings"]) == json.loads(json.dumps({**cfg.params(), **cfg.split_options()})), r.source
 
@@ -43,7 +47,8 @@ def test_the_settings_migration_rewrites_old_rows_and_keeps_their_hashes(tmp_pat
     from aabigan.store import RUN_SCHEMA, ResultsFile
 
     rows = [r for r in read_rows(RESULTS / "images-cpu.csv") if r["method"] == "deepsad"][:2]
-    old = [dict(r, settings=json.dumps(RunConfig.from_row(r).settings(), sort_keys=True)) for r in rows]
+    old = [dict(r, settings=json.dumps(RunConfig.from_row({**r, "profile": "cpu@1"}).settings(), sort_keys=True))
+           for r in rows]                                   # rows of the superseded cpu image protocol
     assert json.loads(old[0]["settings"])["width"] == 16 and "neg_batch_size" in json.loads(old[0]["settings"])
     out = tmp_path / "old.csv"
     with ResultsFile(out, RUN_SCHEMA) as store:
@@ -102,3 +107,53 @@ def test_rows_of_a_changed_profile_are_stale_and_the_table_command_leaves_them_o
     out = capsys.readouterr()
     assert f"{len(stale)} rows of configs that their profile no longer defines are left out" in out.err
     assert "profile none" in out.out                          # nothing current to show
+
+
+def test_the_image_rows_before_the_study_are_the_superseded_cpu_profile_and_stay_reproducible():
+    """The cpu image rows written before issue 13's study are of ``cpu@1`` (20 epochs on 1000 images): none is
+    current, every one is checkable, a ``cpu@1`` grid finds Table 1's cells done and today's cpu grid none."""
+    from aabigan.experiments import current_rows, grid, pending
+
+    rows = read_rows(RESULTS / "images-cpu.csv")
+    current, stale = current_rows(rows)
+    assert not current and len(stale) == len(rows) and {protocol_of(r) for r in rows} == {"cpu@1"}
+    table1 = [r for r in rows if float(r["gamma_p"]) == 0 and "c" not in json.loads(r["settings"])]
+    before = grid("table1", "cpu@1", datasets=["mnist", "fmnist"], methods=["aabigan"])
+    assert len(pending(before, table1)) < len(before) / 2       # most of the old cells are there
+    today = grid("table1", "cpu", datasets=["mnist", "fmnist"], methods=["aabigan"])
+    assert len(pending(today, table1)) == len(today)
+    assert {c.hash for c in before}.isdisjoint(c.hash for c in today)
+
+
+def test_the_cpu_image_schedule_is_the_one_the_learning_curve_study_chooses():
+    """profiles.CPU_IMAGE_STEPS is what figures.choose_schedules picks from the committed study (width 16 on
+    every dataset: a wider cell does not fit the hour), and the cpu profile trains the epochs that take the
+    smallest class of each dataset at least that far."""
+    import numpy as np
+
+    from aabigan.data import load_images
+    from aabigan.figures import choose_schedules, schedule_options
+    from aabigan.profiles import CPU_IMAGE_STEPS, epochs_reaching, get_profile
+
+    chosen = choose_schedules(schedule_options(read_rows(RESULTS / "convergence-curves.csv")))
+    assert {d: (o["steps"], o["width"]) for d, o in chosen.items()} == {d: (s, 16) for d, s in CPU_IMAGE_STEPS.items()}
+    assert all(o["shortfall"] <= 1.0 and o["cell_minutes"] <= 75 for o in chosen.values())
+    cpu = get_profile("cpu")
+    assert cpu.split_image == {} and cpu.image["width"] == 16 and cpu.pairs == "ring"
+    for d, steps in CPU_IMAGE_STEPS.items():
+        smallest = int(np.bincount(load_images(d, train=True)[1]).min())
+        epochs = cpu.method_settings(d, "image")["epochs"]
+        assert epochs == epochs_reaching(steps, smallest, cpu.image["batch_size"])
+        assert f"{epochs} epochs" in cpu.description or f"/ {epochs} (" in cpu.description
+
+
+def test_the_table_command_shows_a_superseded_definition_by_its_name(capsys):
+    from aabigan.__main__ import main
+
+    path = str(RESULTS / "images-cpu.csv")
+    assert main(["table", "table1", path]) == 0
+    out = capsys.readouterr()
+    assert "--profile NAME@N" in out.err and "profile none" in out.out       # nothing of today's cpu profile yet
+    assert main(["table", "table1", path, "--profile", "cpu@1"]) == 0
+    out = capsys.readouterr()
+    assert "profile cpu@1" in out.out and "| MNIST | 0.01 | 89.6 ± 7.0 (97.4 ± 2.1) |" in out.out and not out.err
