@@ -563,3 +563,18 @@ def test_cli_table_shows_tables_2_and_8_under_both_rules(capsys):
     assert main(["table", "table2", *files, "--profile", "cpu", "--long"]) == 0
     lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("| Thyroid | AA-BiGAN |")]
     assert len(lines) == 1 and lines[0].count("±") == 3          # label-free, validation, paper
+
+
+def test_without_its_labels_aabigan_trains_on_the_gamma_l_zero_data():
+    """AA-BiGAN without the collected anomalies (aabigan-unsup) at gamma_l > 0 leaves them out of training: it
+    trains on exactly the normal images of the gamma_l = 0 run of its normal class, so that run, paired by
+    normal class and seed, is its reading (no separate grid needed); only the evaluation split is drawn anew."""
+    from aabigan.experiments import _split
+
+    zero = _split(RunConfig("mnist", "aabigan", 3, (), 0.0, 0.0, 0, "smoke"))
+    for gamma_l in (0.01, 0.05, 0.2):
+        unsup = _split(RunConfig("mnist", "aabigan-unsup", 3, (4,), gamma_l, 0.0, 0, "smoke"))
+        aware = _split(RunConfig("mnist", "aabigan", 3, (4,), gamma_l, 0.0, 0, "smoke"))
+        np.testing.assert_array_equal(unsup[1], zero[1])
+        assert not np.any(unsup[2]) and np.any(aware[2])                # no collected anomaly left in training
+        np.testing.assert_array_equal(aware[1][aware[2] == 0], zero[1])  # the normals are the same images
