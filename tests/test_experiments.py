@@ -249,9 +249,9 @@ def test_rows_record_what_the_baseline_ran():
     """The settings column holds the estimator's own parameters: half the width for Deep SAD's family, no
     AA-BiGAN-only setting; and from_row gives back the config (and its hash) from them."""
     c = RunConfig("mnist", "deepsad", 0, (1,), 0.05, 0.0, 0, "cpu")
-    assert c.settings()["width"] == 16 and c.params() == {"batch_size": 64, "epochs": 31, "width": 8}
-    wide = RunConfig("mnist", "deepsad", 0, (1,), 0.05, 0.0, 0, "cpu", overrides=(("width", 32),))
-    assert wide.params()["width"] == 16
+    assert c.settings()["width"] == 32 and c.params() == {"batch_size": 64, "epochs": 10, "width": 16}
+    wide = RunConfig("mnist", "deepsad", 0, (1,), 0.05, 0.0, 0, "cpu", overrides=(("width", 64),))
+    assert wide.params()["width"] == 32
     for config in (c, wide, RunConfig("thyroid", "ssad-hybrid", gamma_l=0.01, profile="cpu")):
         row = {**run_row_fields(config), "settings": json.dumps(config.params())}
         assert RunConfig.from_row(row) == config and RunConfig.from_row(row).hash == config.hash

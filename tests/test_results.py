@@ -126,25 +126,26 @@ def test_the_image_rows_before_the_study_are_the_superseded_cpu_profile_and_stay
 
 
 def test_the_cpu_image_schedule_is_the_one_the_learning_curve_study_chooses():
-    """profiles.CPU_IMAGE_STEPS is what figures.choose_schedules picks from the committed study (width 16 on
-    every dataset: a wider cell does not fit the hour), and the cpu profile trains the epochs that take the
-    smallest class of each dataset at least that far."""
+    """profiles.CPU_IMAGE_SCHEDULE is what figures.choose_schedules picks from the committed study -- per dataset
+    the steps and the width whose 10-pair cell is the cheapest that fits about an hour -- and the cpu profile
+    trains that width for the epochs that take the smallest class of the dataset at least that far."""
     import numpy as np
 
-    from aabigan.data import load_images
+    from aabigan.data import DISPLAY_NAMES, load_images
     from aabigan.figures import choose_schedules, schedule_options
-    from aabigan.profiles import CPU_IMAGE_STEPS, epochs_reaching, get_profile
+    from aabigan.profiles import CPU_IMAGE_SCHEDULE, epochs_reaching, get_profile
 
     chosen = choose_schedules(schedule_options(read_rows(RESULTS / "convergence-curves.csv")))
-    assert {d: (o["steps"], o["width"]) for d, o in chosen.items()} == {d: (s, 16) for d, s in CPU_IMAGE_STEPS.items()}
+    assert {d: (o["steps"], o["width"]) for d, o in chosen.items()} == dict(CPU_IMAGE_SCHEDULE)
     assert all(o["shortfall"] <= 1.0 and o["cell_minutes"] <= 75 for o in chosen.values())
     cpu = get_profile("cpu")
-    assert cpu.split_image == {} and cpu.image["width"] == 16 and cpu.pairs == "ring"
-    for d, steps in CPU_IMAGE_STEPS.items():
+    assert cpu.split_image == {} and cpu.pairs == "ring"
+    for d, (steps, width) in CPU_IMAGE_SCHEDULE.items():
         smallest = int(np.bincount(load_images(d, train=True)[1]).min())
-        epochs = cpu.method_settings(d, "image")["epochs"]
-        assert epochs == epochs_reaching(steps, smallest, cpu.image["batch_size"])
-        assert f"{epochs} epochs" in cpu.description or f"/ {epochs} (" in cpu.description
+        settings = cpu.method_settings(d, "image")
+        epochs = epochs_reaching(steps, smallest, settings["batch_size"])
+        assert (settings["epochs"], settings["width"]) == (epochs, width)
+        assert f"{DISPLAY_NAMES[d]} width {width}, {epochs} epochs" in cpu.description
 
 
 def test_the_table_command_shows_a_superseded_definition_by_its_name(capsys):
