@@ -508,7 +508,6 @@ def cheapest_steps(runs: Mapping[tuple, Mapping[str, np.ndarray]], within: float
     return candidates[min(outside[-1] + 1, len(candidates) - 1)] if outside else candidates[0]
 
 
-
 def step_seconds(rows: Sequence[Mapping]) -> dict[int, float]:
     """Seconds a training step took in the learning-curve study, per network width: the median over its runs
     of fit seconds / steps at each run's last epoch.  The three image datasets feed the same networks the same
