@@ -529,16 +529,17 @@ def step_seconds(rows: Sequence[Mapping]) -> dict[int, float]:
 def schedule_options(rows: Sequence[Mapping], pairs: int = 10, workers: int = 2, within: float = 1.0,
                      key: str = "val_auroc_reconstruction") -> list[dict]:
     """What each (dataset, width) of the learning-curve study asks of a schedule: the :func:`cheapest_steps`
-    from which its median run stays within ``within`` points of its plateau, the median shortfall there, the
-    median plateau, and what a table cell of ``pairs`` runs on ``workers`` one-thread workers would take at
+    from which its median run stays within ``within`` points of its plateau, the median and the worst run's
+    shortfall there, the median plateau, and what a table cell of ``pairs`` runs on ``workers`` one-thread workers would take at
     that length (:func:`step_seconds`), in minutes."""
     runs, cost = curves(rows), step_seconds(rows)
     out = []
     for d, w in sorted({(d, w) for d, _, w in runs}):
         group = {k: r for k, r in runs.items() if (k[0], k[2]) == (d, w)}
         steps = cheapest_steps(group, within, key)
+        short = shortfall_at(group, steps, key)
         out.append({"dataset": d, "width": w, "runs": len(group), "steps": steps,
-                    "shortfall": float(np.median(shortfall_at(group, steps, key))),
+                    "shortfall": float(np.median(short)), "worst": float(np.max(short)),
                     "plateau": float(np.median([np.median(r[key][-5:]) for r in group.values()])),
                     "step_seconds": cost[w], "cell_minutes": pairs / workers * steps * cost[w] / 60})
     return out

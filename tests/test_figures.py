@@ -412,6 +412,7 @@ def test_the_schedule_choice_takes_the_cheapest_width_that_fits_the_budget():
     assert options[("mnist", 16)]["steps"] == 400 and options[("mnist", 32)]["steps"] == 200
     assert options[("mnist", 16)]["cell_minutes"] == pytest.approx(5 * 400 * 0.2 / 60)
     assert options[("mnist", 16)]["plateau"] == pytest.approx(95.0)
+    assert options[("mnist", 16)]["worst"] == pytest.approx(0.0) and options[("mnist", 32)]["worst"] == pytest.approx(1.0)
     assert choose_schedules(options.values())["mnist"]["width"] == 16            # 6.7 minutes against 8.3
     faster = [0.95] * 8                                                          # width 32 settles at once
     rows32 = [r for r in rows if '32' not in r["settings"]] + _curve_rows("mnist", 0, 32, faster, 0.5)
