@@ -151,8 +151,8 @@ def main(argv=None) -> int:
     t.add_argument("results", nargs="+", help="results CSV file(s)")
     t.add_argument("--rule", default=None,
                    help="one selection rule: val/auto, last/reconstruction, last/latent (baselines: their fixed rows). "
-                        "Default: val/auto, except Tables 2 and 8, which show every method under both kinds of rule, "
-                        "label-free / chosen on validation")
+                        "Default: every method under both kinds of rule, label-free / chosen on validation "
+                        "(aabigan.tables.SELECTIONS)")
     t.add_argument("--profile", default=None, help="only this profile's rows; a superseded definition "
                    f"({', '.join(SUPERSEDED)}) shows the rows written under it")
     t.add_argument("--long", action="store_true", help="one line per cell instead of the paper's layout")
@@ -249,18 +249,17 @@ def main(argv=None) -> int:
         print(f"({len(stale)} rows of configs that their profile no longer defines are left out: written before "
               "the profile changed; a grid would train them again; --profile NAME@N shows the rows of a superseded "
               "definition)\n", file=sys.stderr)
-    if args.rule is None and args.name in ("table2", "table8"):
+    if args.rule is None:
         table = compare_selection(args.name, rows, args.profile)
         if args.long:
-            print(to_markdown(table, ["dataset", "method", "label_free", "label_free_n", "validation", "validation_n",
-                                      "paper", "profile"]))
+            print(to_markdown(table, [*TABLE_KEYS[args.name], "label_free", "label_free_n", "validation",
+                                      "validation_n", "paper", "profile"]))
         else:
             wide, cols = to_wide(table, args.name, marks=True)
             print(to_markdown(wide, cols))
         profiles = ", ".join(sorted({r["profile"] for r in table})) or "none"
         print("\n" + caption(args.name, profiles, "label-free / validation"))
         return 0
-    args.rule = args.rule or "val/auto"
     table = compare(args.name, rows, args.rule, args.profile)
     profiles = ", ".join(sorted({p for r in table for p in r["profile"].split(",")})) or "none"
     if args.long:

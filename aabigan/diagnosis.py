@@ -28,7 +28,7 @@ from .experiments import DATA_VARIANTS, METHODS, ODDS_ABLATIONS, RunConfig, abla
 from .tables import SELECTIONS, in_table, selection_rules, summarise
 
 __all__ = ["ablation_effects", "effect_word", "paired_difference", "versus_best_baseline", "versus_each_baseline",
-           "EFFECT_WORDS"]
+           "versus_without_collected", "EFFECT_WORDS"]
 
 EFFECT_WORDS = ("lifts", "lowers", "no clear effect")
 _BASELINE_RULES = ("last", "fixed")
@@ -145,29 +145,57 @@ def versus_each_baseline(rows, profile: str, table: str = "table1", keys=("datas
     difference".  A baseline row written before its method reported per epoch (``fixed``) counts as
     label-free only: under the validation rule it has no epoch chosen, so it is not compared there.
     Cells with no baseline are left out; AA-BiGAN without collected anomalies is not a baseline."""
-    runs: dict[tuple, dict] = defaultdict(dict)      # (cell, selection, method) -> {run: AUROC %}
+    runs = _runs_by_cell(rows, profile, table, keys, lambda r: (int(r["normal_class"]), str(r["known_classes"]),
+                                                                  int(r["seed"])))
+    out = []
+    for (cell, selection, method), theirs in sorted(runs.items()):
+        if method not in ("aabigan", "aabigan-unsup"):
+            out += _versus(runs.get((cell, selection, "aabigan")), theirs, METHODS[method].display,
+                           {**dict(zip(keys, cell)), "selection": selection})
+    return out
+
+
+def versus_without_collected(rows, profile: str, table: str = "table1") -> list[dict]:
+    """AA-BiGAN in each cell with collected anomalies (gamma_l > 0) against *AA-BiGAN without them*: its run at
+    gamma_l = 0 of the same dataset, normal class and seed, which trains on exactly the same normal images
+    (the runner's ``aabigan-unsup`` leaves the collected images out, so it is that run, not trained again).
+    Paired over (normal class, seed), under each selection; entries as :func:`versus_each_baseline`'s, the
+    baseline named "AA-BiGAN without collected anomalies"."""
+    keys = ("dataset", "gamma_l")
+    runs = _runs_by_cell(rows, profile, table, keys, lambda r: (int(r["normal_class"]), int(r["seed"])))
+    out = []
+    for ((dataset, g), selection, method), ours in sorted(runs.items()):
+        if method == "aabigan" and g > 0:
+            out += _versus(ours, runs.get(((dataset, 0.0), selection, "aabigan")),
+                           METHODS["aabigan-unsup"].display,
+                           {"dataset": dataset, "gamma_l": g, "selection": selection})
+    return out
+
+
+def _runs_by_cell(rows, profile, table, keys, run_of) -> dict[tuple, dict]:
+    """(cell, selection, method) -> {run_of(row): AUROC %} over the ok rows of ``profile`` in ``table``."""
+    runs: dict[tuple, dict] = defaultdict(dict)
     for r in rows:
         if r.get("status") != "ok" or r["profile"] != profile or not in_table(table, r):
             continue
         cell = tuple(r["dataset"] if k == "dataset" else float(r[k]) for k in keys)
-        run = (int(r["normal_class"]), str(r["known_classes"]), int(r["seed"]))
         for selection in SELECTIONS:
             if r["rule"] in selection_rules(r["method"], selection):
-                runs[(cell, selection, r["method"])][run] = 100 * float(r["auroc"])
-    out = []
-    for (cell, selection, method), theirs in sorted(runs.items()):
-        ours = runs.get((cell, selection, "aabigan"))
-        if method in ("aabigan", "aabigan-unsup") or not ours:
-            continue
-        delta, se, n = paired_difference(theirs, ours)
-        if not n:
-            continue
-        shared = sorted(set(ours) & set(theirs))
-        out.append({**dict(zip(keys, cell)), "selection": selection, "baseline": METHODS[method].display,
-                    "aabigan": float(np.mean([ours[k] for k in shared])),
-                    "baseline_mean": float(np.mean([theirs[k] for k in shared])),
-                    "delta": delta, "se": se, "n": n, "verdict": _AHEAD[effect_word(delta, se)]})
-    return out
+                runs[(cell, selection, r["method"])][run_of(r)] = 100 * float(r["auroc"])
+    return runs
+
+
+def _versus(ours, theirs, name: str, where: dict) -> list[dict]:
+    """One comparison entry of AA-BiGAN's runs ``ours`` against ``theirs``, paired; none if they share no run."""
+    if not ours or not theirs:
+        return []
+    delta, se, n = paired_difference(theirs, ours)
+    if not n:
+        return []
+    shared = sorted(set(ours) & set(theirs))
+    return [{**where, "baseline": name, "aabigan": float(np.mean([ours[k] for k in shared])),
+             "baseline_mean": float(np.mean([theirs[k] for k in shared])),
+             "delta": delta, "se": se, "n": n, "verdict": _AHEAD[effect_word(delta, se)]}]
 
 
 _AHEAD = {"lifts": "ahead", "lowers": "behind", "no clear effect": "no clear difference"}

@@ -372,26 +372,24 @@ FIGURE_MODELS = {"γ_l = 0.1": (0.1, (1,)), "γ_l = 0.0": (0.0, ())}
 
 def figure_models(directory, profile: str) -> dict[str, AABiGAN]:
     """The detectors of Figures 4-6 (:data:`FIGURE_MODELS`), by label: the committed ``cpu``-profile files in
-    ``directory`` (read by :func:`load_or_train`) where present -- of today's definition of the profile, else of
-    the newest superseded one (a file ``...-cpu@1.npz``; the detector's ``saved_info_["protocol"]`` names it);
-    where no file is there, the same config trained now in ``profile`` and kept in a scratch folder, never beside
-    the committed files."""
+    ``directory`` (read by :func:`load_or_train`) of the newest definition of the profile that has all of them
+    -- today's, else a superseded one (files ``...-cpu@1.npz``); the detector's ``saved_info_["protocol"]``
+    names it.  Where no definition has every file, the same configs trained now in ``profile`` and kept in a
+    scratch folder, never beside the committed files."""
     import tempfile
 
-    out, scratch = {}, None
+    def path(gamma, version, folder):
+        return Path(folder) / f"fmnist-normal0-collected1-gamma{gamma}-{version}.npz"
+
+    # one protocol for all of them: the newest whose every file is committed (the figures never mix two)
+    version = next((v for v in versions_of("cpu")
+                    if all(path(g, v, directory).is_file() for g, _ in FIGURE_MODELS.values())), None)
+    folder = directory if version else Path(tempfile.mkdtemp())
+    version = version or profile
+    out = {}
     for label, (gamma, known) in FIGURE_MODELS.items():
-        cfg = RunConfig("fmnist", "aabigan", 0, known, gamma, 0.0, 0, "cpu")
-        name = f"fmnist-normal0-collected1-gamma{gamma}-{{}}.npz"
-        found = [(v, Path(directory) / name.format(v)) for v in versions_of("cpu")]
-        found = [(v, path) for v, path in found if path.is_file()]
-        if found:
-            version, path = found[0]
-            cfg = dataclasses.replace(cfg, profile=version)
-        else:
-            scratch = scratch or Path(tempfile.mkdtemp())
-            version, path = profile, scratch / name.format(profile)
-            cfg = dataclasses.replace(cfg, profile=profile)
-        out[label] = load_or_train(cfg, path)
+        out[label] = load_or_train(RunConfig("fmnist", "aabigan", 0, known, gamma, 0.0, 0, version),
+                                   path(gamma, version, folder))
         out[label].saved_info_["protocol"] = version
     return out
 
@@ -730,7 +728,13 @@ def _grid_odds(profile, datasets=None, methods=None, seeds=None, gamma_ls=(0.01,
     datasets = [canonical_name(d) for d in (datasets or ODDS_DATASETS)]
     methods = methods or list(default)
     return [RunConfig(d, m, 0, (1,), g, 0.0, s, profile) for d in datasets for g in gamma_ls for m in methods
-            for s in _seeds(profile, seeds)]
+            for s in _seeds(profile, seeds) if g > 0 or not _needs_anomalies(m)]
+
+
+def _needs_anomalies(method: str) -> bool:
+    """Whether a grid leaves ``method`` out of a cell without collected anomalies (an unknown name is left to
+    :class:`RunConfig` to refuse)."""
+    return method in METHODS and METHODS[method].needs_anomalies
 
 
 #: chapter 8's ablations (issue 14), variant -> (the explanation of AA-BiGAN's gap it tests, overrides); each
@@ -801,6 +805,8 @@ def _grid_images(profile, datasets, methods, pairs, cells, seeds):
         for gamma_l, gamma_p, k, overrides in cells:
             for n, first in _pairs(profile, pairs):
                 for m in methods:
+                    if gamma_l == 0 and _needs_anomalies(m):
+                        continue              # the supervised classifier has nothing to learn from here
                     for s in seeds:
                         known = _known(n, first, k) if gamma_l > 0 else ()
                         out.append(RunConfig(d, m, n, known, gamma_l, gamma_p, s, profile, overrides))

@@ -62,6 +62,12 @@ class Method:
         return self.estimator is AABiGAN
 
     @property
+    def needs_anomalies(self) -> bool:
+        """Whether the method cannot train without collected anomalies (the supervised classifier, SS-DGM):
+        a grid leaves it out of its gamma_l = 0 cells, as the paper's tables do."""
+        return bool(getattr(self.estimator, "needs_anomalies", False))
+
+    @property
     def rules(self) -> tuple[str, ...]:
         """The selection rules a finished run of this method has a row for."""
         return RULES if self.per_epoch else BASELINE_RULES if self.by_epoch else FIXED_RULES

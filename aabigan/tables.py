@@ -3,7 +3,7 @@
 ``summarise`` groups rows of one selection rule and reports AUROC in percent, mean ± sample standard
 deviation over the runs of a cell (seeds for ODDS, class pairs for images; the paper's ± is over its 90
 class pairs).  ``compare`` joins a summary with the paper's table read from ``results/paper/``.
-``compare_selection`` gives Tables 2 and 8 under both selection rules side by side (:data:`SELECTIONS`).
+``compare_selection`` gives any of them under both selection rules side by side (:data:`SELECTIONS`).
 ``to_wide`` lays either out as the paper does (datasets as rows, methods as columns, each cell marked above /
 within / below the paper's), and ``caption`` names the profile and rule beneath it.
 """
@@ -102,6 +102,12 @@ def paper_table(name: str, directory=None) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
+def _paper_cells(name: str, directory=None) -> dict[tuple, dict]:
+    """The paper's rows of table ``name`` by cell, keyed as :func:`summarise` keys ours."""
+    return {tuple(p[key] if key in ("dataset", "method") else _norm(key, p[key]) for key in TABLE_KEYS[name]): p
+            for p in paper_table(name, directory)}
+
+
 def compare(name: str, rows: list[dict], rule: str = "val/auto", profile: str | None = None,
             directory=None) -> list[dict]:
     """Our summary of the rows of paper table ``name`` (:func:`in_table`; other rows are left out), with the
@@ -110,10 +116,7 @@ def compare(name: str, rows: list[dict], rule: str = "val/auto", profile: str | 
         raise ValueError(f"unknown table {name!r}; choose one of {', '.join(TABLE_KEYS)}")
     keys = TABLE_KEYS[name]
     rows = [r for r in rows if in_table(name, r)]
-    paper = {}
-    for p in paper_table(name, directory):
-        k = tuple(_norm(key, p[key]) if key not in ("dataset", "method") else p[key] for key in keys)
-        paper[k] = p
+    paper = _paper_cells(name, directory)
     ours = summarise(rows, keys, rule, profile)
     for o in ours:
         p = paper.get(tuple(o[key] for key in keys))
@@ -143,14 +146,16 @@ def selection_rules(method: str, selection: str) -> tuple[str, ...]:
 
 
 def compare_selection(name: str, rows: list[dict], profile: str | None = None, directory=None) -> list[dict]:
-    """Table 2 or 8 under both selection rules side by side: per (dataset, method) our mean ± std (percent) and
-    the number of runs under ``label_free`` and under ``validation`` (:data:`SELECTIONS`; "—" and 0 where a
-    cell has no such rows), ``ours`` as "label-free / validation" (for :func:`to_wide`), and the paper's value.
+    """Paper table ``name`` under both selection rules side by side: per cell (:data:`TABLE_KEYS`, e.g. dataset
+    and method for Tables 2 and 8, dataset, gamma_l and method for Table 1) our mean ± std (percent) and the
+    number of runs under ``label_free`` and under ``validation`` (:data:`SELECTIONS`; "—" and 0 where a cell
+    has no such rows), ``ours`` as "label-free / validation" (for :func:`to_wide`), ``n`` the runs behind them
+    (one number where the two agree, else "label-free / validation"), and the paper's value.
 
     Every method must come from one profile: rows of several profiles are an error unless ``profile`` picks
     one.  A run reported twice under one selection (its ``last`` and its ``fixed`` row) is an error too."""
-    if name not in ("table2", "table8"):
-        raise ValueError(f"compare_selection gives Tables 2 and 8, not {name!r}")
+    if name not in TABLE_KEYS:
+        raise ValueError(f"unknown table {name!r}; choose one of {', '.join(TABLE_KEYS)}")
     keys = TABLE_KEYS[name]
     check_unique(rows, what="the rows to compare")      # one file given twice would count every run twice
     rows = [r for r in rows if r.get("status") == "ok" and in_table(name, r)
@@ -168,7 +173,7 @@ def compare_selection(name: str, rows: list[dict], profile: str | None = None, d
             cells.setdefault(k, {**dict(zip(keys, k)), "profile": c["profile"]})
             cells[k][sel] = f"{c['mean']:.1f} ± {c['std']:.1f}"
             cells[k][f"{sel}_n"] = c["n"]
-    paper = {(p["dataset"], p["method"]): p for p in paper_table(name, directory)}
+    paper = _paper_cells(name, directory)
     out = []
     for k, c in sorted(cells.items()):
         for sel in SELECTIONS:
@@ -176,6 +181,8 @@ def compare_selection(name: str, rows: list[dict], profile: str | None = None, d
             c.setdefault(f"{sel}_n", 0)
         p = paper.get(k)
         c["ours"] = f"{c['label_free']} / {c['validation']}"
+        lf, val = c["label_free_n"], c["validation_n"]
+        c["n"] = str(lf) if lf == val else f"{lf} / {val}"      # one number once both rules hold every run
         c["paper"] = f"{p['mean']} ± {p['std']}" if p and p.get("mean") else "—"
         out.append(c)
     return out
@@ -209,8 +216,8 @@ def _marked(ours: str, paper: str) -> str:
 def to_wide(table: list[dict], name: str, marks: bool = False) -> tuple[list[dict], list[str]]:
     """The paper's layout: one row per dataset (and ratio), one column per method, "ours (paper)" in a cell.
 
-    ``table`` is the output of :func:`compare` for paper table ``name``, or of :func:`compare_selection`
-    (Tables 2 and 8), whose "ours" is "label-free / validation".  A cell the paper does not print shows
+    ``table`` is the output of :func:`compare` for paper table ``name``, or of :func:`compare_selection`,
+    whose "ours" is "label-free / validation".  A cell the paper does not print shows
     "(—)".  With ``marks`` each of our values is followed by its place against the paper's cell
     (:func:`versus_paper`, :data:`MARKERS`): ▲ above the paper's mean, ≈ within its ± std (from mean − std
     up to the mean), ▼ below mean − std; no mark where the paper has no value or we have none ("—").

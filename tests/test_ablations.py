@@ -254,3 +254,25 @@ def test_versus_each_baseline_pairs_the_runs_of_one_cell_under_each_rule():
         got[("validation", "Deep SAD")]["verdict"] == "no clear difference"
     sup = got[("label_free", "Supervised Classifier")]
     assert sup["n"] == 3 and sup["delta"] == pytest.approx(0) and sup["gamma_l"] == 0.05 and sup["dataset"] == "mnist"
+
+
+def test_without_collected_anomalies_is_the_gamma_0_run_of_the_same_class_and_seed():
+    from aabigan.diagnosis import versus_without_collected
+
+    def row(rule, normal, auroc, gamma_l, seed=0):
+        return {"status": "ok", "profile": "cpu", "dataset": "fmnist", "method": "aabigan", "rule": rule,
+                "normal_class": str(normal), "known_classes": str((normal + 1) % 10) if gamma_l else "",
+                "seed": str(seed), "gamma_l": str(gamma_l), "gamma_p": "0.0", "k_l": "1" if gamma_l else "0",
+                "settings": "{}", "auroc": str(auroc)}
+    zero = [.70, .80, .75]
+    rows = [row("val/auto", n, a, 0.0) for n, a in enumerate(zero)]
+    rows += [row("val/auto", n, a + .10 + .01 * n, 0.05) for n, a in enumerate(zero)]   # +11 points on average
+    rows += [row("val/auto", 0, .90, 0.05, seed=1)]                                     # no gamma_l = 0 twin
+    rows += [row("last/reconstruction", n, a, g) for g in (0.0, 0.1) for n, a in enumerate(zero)]
+    got = {(v["gamma_l"], v["selection"]): v for v in versus_without_collected(rows, "cpu")}
+    assert set(got) == {(0.05, "validation"), (0.1, "label_free")}
+    v = got[(0.05, "validation")]
+    assert v["delta"] == pytest.approx(11) and v["n"] == 3 and v["verdict"] == "ahead"
+    assert v["baseline"] == "AA-BiGAN without collected anomalies" and v["baseline_mean"] == pytest.approx(75)
+    assert got[(0.1, "label_free")]["delta"] == pytest.approx(0) and \
+        got[(0.1, "label_free")]["verdict"] == "no clear difference"

@@ -89,6 +89,19 @@ def test_grids_cover_the_papers_cells():
         grid("table9", "smoke")
 
 
+def test_grids_leave_methods_that_need_collected_anomalies_out_of_gamma_0_cells():
+    """The supervised classifier and SS-DGM cannot train without collected anomalies (they refuse y without a
+    1): a grid leaves them out where gamma_l = 0, as the paper's tables do, instead of writing failed rows."""
+    methods = ["aabigan", "deepsad", "supervised", "ssdgm"]
+    t1 = grid("table1", "cpu", datasets=["mnist"], methods=methods)
+    at = {g: {c.method for c in t1 if c.gamma_l == g} for g in (0.0, 0.05)}
+    assert at == {0.0: {"aabigan", "deepsad"}, 0.05: set(methods)}
+    sweep = grid("gamma_sweep", "cpu", datasets=["thyroid"], methods=methods)
+    assert {c.method for c in sweep if c.gamma_l == 0} == {"aabigan", "deepsad"}
+    assert {c.method for c in grid("table7", "cpu", datasets=["mnist"], methods=methods)
+            if c.gamma_l == 0} == {"aabigan", "deepsad"}
+
+
 # ------------------------------------------------------------------------------------------ one run
 def test_rows_from_history_applies_the_rules():
     h = [{"epoch": 1, "val_auroc_reconstruction": .6, "val_auroc_latent": .9},
@@ -437,12 +450,21 @@ def test_figure_models_read_committed_files_and_train_the_rest(tmp_path):
 
     from aabigan.experiments import FIGURE_MODELS, figure_models
 
+    import shutil
+
     committed = Path(__file__).resolve().parents[1] / "results" / "models"
     models = figure_models(committed, "smoke")
     assert list(models) == list(FIGURE_MODELS)
     assert all(m.saved_info_["profile"] == "cpu" for m in models.values())          # read, not trained
-    assert all(m.saved_info_["protocol"] == "cpu@1" for m in models.values())       # before the study (issue 13)
+    assert len({m.saved_info_["protocol"] for m in models.values()}) == 1           # one protocol for all
     assert [m.saved_info_["gamma_l"] for m in models.values()] == [0.1, 0.0]
+    old = tmp_path / "old"                   # the cpu@1 files, and one file of today's definition only
+    old.mkdir()
+    for f in committed.glob("*-cpu@1.npz"):
+        shutil.copy(f, old / f.name)
+    shutil.copy(old / "fmnist-normal0-collected1-gamma0.1-cpu@1.npz", old / "fmnist-normal0-collected1-gamma0.1-cpu.npz")
+    assert {m.saved_info_["protocol"] for m in figure_models(old, "smoke").values()} == {"cpu@1"}   # not mixed
+    shutil.rmtree(old)
     trained = figure_models(tmp_path, "smoke")                   # nothing there: trained in the smoke profile
     assert all(m.saved_info_["profile"] == "smoke" for m in trained.values())
     assert not list(tmp_path.iterdir())                          # and never saved beside committed files

@@ -44,26 +44,31 @@ def test_grid_runs_and_table_sets_the_paper_beside_ours(table, tmp_path, capsys)
     assert len(read_rows(out)) == 3 * n_cells
     capsys.readouterr()
 
-    assert main(["table", table, str(out), "--long"]) == 0
+    assert main(["table", table, str(out), "--long"]) == 0           # every method under both rules
     printed = capsys.readouterr().out
-    body = _table_lines(printed)
+    head = [c.strip() for c in next(ln for ln in printed.splitlines() if ln.startswith("|")).strip("|").split("|")]
+    body = [dict(zip(head, b)) for b in _table_lines(printed)]
     assert len(body) == n_cells
     paper = paper_table(table)
     if table == "table5":
         want = {(p["c"], p["gamma_l"], p["gamma_p"]): f"{p['mean']} ± {p['std']}" for p in paper}
-        got = {(b[0], b[1], b[2]): b[5] for b in body}                 # c, gamma_l, gamma_p, ours, n, paper
+        got = {(b["c"], b["gamma_l"], b["gamma_p"]): b["paper"] for b in body}
         assert {k[0] for k in got} == set(values)
     else:
         want = {p[column]: f"{p['mean']} ± {p['std']}" for p in paper
                 if p["dataset"] == DISPLAY[dataset] and p["method"] == "AA-BiGAN"}
-        assert all(b[0] == DISPLAY[dataset] and b[2] == "AA-BiGAN" for b in body)
-        got = {b[1]: b[5] for b in body}                               # dataset, x, method, ours, n, paper
+        assert all(b["dataset"] == DISPLAY[dataset] and b["method"] == "AA-BiGAN" for b in body)
+        got = {b[column]: b["paper"] for b in body}
         assert sorted(got) == values
     assert got == {k: want[k] for k in got}                            # the paper's value beside each cell
-    assert all(b[-2] != "—" for b in body)
-    for b in body:                                                     # ours: mean ± std of one run
-        mean, std = (float(v) for v in b[-4].split(" ± "))
-        assert 0 <= mean <= 100 and std == 0.0 and b[-3] == "1"
+    assert all(b["paper"] != "—" for b in body)
+    for b in body:                                                     # ours: mean ± std of one run, each rule
+        for rule in ("label_free", "validation"):
+            mean, std = (float(v) for v in b[rule].split(" ± "))
+            assert 0 <= mean <= 100 and std == 0.0 and b[f"{rule}_n"] == "1"
+    assert main(["table", table, str(out), "--long", "--rule", "val/auto"]) == 0    # one rule, as asked
+    one = _table_lines(capsys.readouterr().out)
+    assert [b[-3] for b in one] == ["1"] * n_cells and all(b[-4] in {x["validation"] for x in body} for b in one)
 
 
 def test_each_table_reads_exactly_its_own_grid_from_one_file():

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from aabigan.experiments import RunConfig
+from aabigan.experiments import RunConfig, rows_of_protocol
 from aabigan.scoreboard import VERDICTS, claims, to_markdown
 from aabigan.store import RUN_SCHEMA, ResultsFile, read_rows
 
@@ -34,9 +34,15 @@ def test_the_committed_rows_give_the_verdicts_the_book_states():
 
 
 def _copy(tmp_path):
+    """The committed results, with the image rows of the superseded cpu@1 protocol only: what the tests below
+    change stays the same as the converged profile's rows come in."""
     for f in RESULTS.glob("*.csv"):
         shutil.copy(f, tmp_path / f.name)
     shutil.copytree(RESULTS / "paper", tmp_path / "paper")
+    old = rows_of_protocol(read_rows(tmp_path / "images-cpu.csv"), "cpu@1")
+    with ResultsFile(tmp_path / "images-cpu.csv", RUN_SCHEMA) as store:
+        store.rows = []
+        store.append(old)
     return tmp_path
 
 
@@ -91,14 +97,28 @@ def test_the_odds_claim_is_tested_under_every_profile_with_both_sides(tmp_path):
     assert alone.tally == (0, 12) and both.tally == (12, 24)
 
 
-def test_the_image_claims_read_the_superseded_protocol_only_while_the_new_one_has_no_rows():
-    """The image claims name the protocol they read (IMAGE_PROTOCOL, 'cpu@1' for now); once the converged cpu
-    profile has image rows, this fails: switch IMAGE_PROTOCOL to 'cpu' and restate the verdicts."""
-    from aabigan.experiments import current_rows
-    from aabigan.scoreboard import IMAGE_FILES, IMAGE_PROTOCOL
+def test_each_image_claim_reads_the_newest_protocol_that_has_its_cells(tmp_path):
+    """A claim moves from the superseded cpu@1 rows to the converged cpu profile's as soon as the latter has the
+    cells that test it, and never pools the two; the evidence names the protocol it read."""
+    from aabigan.scoreboard import IMAGE_PROTOCOLS
 
-    rows = [r for n in IMAGE_FILES for r in read_rows(RESULTS / n) if r["profile"] == "cpu"]
-    assert IMAGE_PROTOCOL == "cpu@1" and rows and not current_rows(rows)[0]
-    items = {c.claim: c for c in claims(RESULTS, BENCH)}
-    assert "(cpu@1 profile" in items["A very small fraction of collected anomalies (γ_l = 0.01) already "
-                                     "improves detection significantly"].evidence
+    assert IMAGE_PROTOCOLS == ("cpu", "cpu@1")
+    d = _copy(tmp_path)
+    small, steady = ("A very small fraction of collected anomalies (γ_l = 0.01) already improves detection "
+                     "significantly", "As γ_l grows, a steady improvement")
+    before = {c.claim: c for c in claims(d, BENCH)}
+    assert "(cpu@1 profile" in before[small].evidence and "(cpu@1 profile" in before[steady].evidence
+    assert before[small].protocol == before[steady].protocol == "cpu@1"
+
+    def rewritten(r):   # MNIST's gamma_l = 0 and .01 AA-BiGAN runs, as if the converged profile wrote them
+        if r["dataset"] == "mnist" and r["method"] == "aabigan" and r["gamma_l"] in ("0.0", "0.01"):
+            return {**r, "config_hash": RunConfig.from_row(r).hash}
+        return r
+
+    _rewrite(d / "images-cpu.csv", rewritten)
+    after = {c.claim: c for c in claims(d, BENCH)}
+    assert "(cpu profile" in after[small].evidence and "F-MNIST" not in after[small].evidence
+    assert (after[small].protocol, after[steady].protocol) == ("cpu", "cpu@1")
+    # the converged profile lacks its cells: it still reads cpu@1, now without the runs that moved
+    assert "(cpu@1 profile" in after[steady].evidence and "MNIST 89.6" in before[steady].evidence
+    assert "F-MNIST 87.8" in after[steady].evidence and "MNIST 89.6" not in after[steady].evidence

@@ -1,4 +1,4 @@
-"""Tables 2 and 8 under both selection rules side by side (aabigan.tables.compare_selection), on hand-made rows."""
+"""Paper tables under both selection rules side by side (aabigan.tables.compare_selection), on hand-made rows."""
 import pytest
 
 from aabigan.tables import SELECTIONS, compare_selection, selection_rules, to_wide
@@ -67,8 +67,21 @@ def test_failed_rows_and_other_tables_rows_are_left_out():
                    _row("deepsad", "last", 0.1, 6, gamma_l=0.05)]      # the gamma sweep, not Table 2
     sad = next(c for c in compare_selection("table2", rows) if c["method"] == "Deep SAD")
     assert sad["label_free_n"] == 2
-    with pytest.raises(ValueError, match="Tables 2 and 8"):
-        compare_selection("table1", rows)
+    with pytest.raises(ValueError, match="unknown table 'table3'"):
+        compare_selection("table3", rows)
+
+
+def test_table1_has_a_cell_per_ratio_with_the_papers_value():
+    rows = [dict(r, dataset="mnist", gamma_l=g, k_l=1 if g else 0, config_hash=f"{r['config_hash']}-{g}")
+            for g in (0.0, 0.05) for r in ROWS if r["method"] != "ocsvm"]
+    cells = {(c["gamma_l"], c["method"]): c for c in compare_selection("table1", rows)}
+    assert set(cells) == {(g, m) for g in ("0.00", "0.05") for m in ("AA-BiGAN", "Deep SAD")}
+    aa = cells[("0.05", "AA-BiGAN")]
+    assert (aa["label_free"], aa["validation"], aa["n"]) == ("91.0 ± 1.4", "95.0 ± 1.4", "2")
+    rows.append(dict(rows[0], seed=7, config_hash="one-more"))           # a run reported under one rule only
+    assert next(c for c in compare_selection("table1", rows) if c["method"] == "AA-BiGAN"
+                and c["gamma_l"] == "0.00")["n"] == "3 / 2"
+    assert aa["paper"] == "97.8 ± 2.0" and cells[("0.00", "Deep SAD")]["paper"] == "92.8 ± 4.9"
 
 
 def _cell(method, ours, paper, dataset="Thyroid", **extra):

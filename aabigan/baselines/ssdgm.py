@@ -108,6 +108,7 @@ class SSDGM(BaseDetector):
     """
 
     trains_by_epochs = True
+    needs_anomalies = True      # nothing to learn at gamma_l = 0: grids leave it out there
 
     def __init__(self, alpha=0.1, prior=None, epochs=150, batch_size=128, neg_batch_size=None, lr=1e-3,
                  weight_decay=1e-6, latent_dim=None, width=32, hidden=None, likelihood="auto", contamination=0.1,

@@ -33,6 +33,7 @@ class SupervisedClassifier(BaseDetector):
     """
 
     trains_by_epochs = True
+    needs_anomalies = True      # nothing to learn at gamma_l = 0: grids leave it out there
 
     def __init__(self, epochs=150, batch_size=128, neg_batch_size=None, lr=1e-3, weight_decay=1e-6, width=32,
                  hidden=None, contamination=0.1, device=None, random_state=None):
