@@ -25,10 +25,10 @@ from collections import defaultdict
 import numpy as np
 
 from .experiments import DATA_VARIANTS, METHODS, ODDS_ABLATIONS, RunConfig, ablation_variant
-from .tables import SELECTIONS, in_table, selection_rules, summarise
+from .tables import SELECTIONS, _cell_value, in_table, selection_rules, summarise
 
-__all__ = ["ablation_effects", "effect_word", "paired_difference", "versus_best_baseline", "versus_each_baseline",
-           "versus_without_collected", "EFFECT_WORDS"]
+__all__ = ["ablation_effects", "effect_word", "paired_difference", "runs_by_cell", "versus_best_baseline",
+           "versus_each_baseline", "versus_without_collected", "EFFECT_WORDS"]
 
 EFFECT_WORDS = ("lifts", "lowers", "no clear effect")
 _BASELINE_RULES = ("last", "fixed")
@@ -145,8 +145,7 @@ def versus_each_baseline(rows, profile: str, table: str = "table1", keys=("datas
     difference".  A baseline row written before its method reported per epoch (``fixed``) counts as
     label-free only: under the validation rule it has no epoch chosen, so it is not compared there.
     Cells with no baseline are left out; AA-BiGAN without collected anomalies is not a baseline."""
-    runs = _runs_by_cell(rows, profile, table, keys, lambda r: (int(r["normal_class"]), str(r["known_classes"]),
-                                                                  int(r["seed"])))
+    runs = _runs_by_cell(rows, profile, table, keys, _run)
     out = []
     for (cell, selection, method), theirs in sorted(runs.items()):
         if method not in ("aabigan", "aabigan-unsup"):
@@ -162,7 +161,7 @@ def versus_without_collected(rows, profile: str, table: str = "table1") -> list[
     Paired over (normal class, seed), under each selection; entries as :func:`versus_each_baseline`'s, the
     baseline named "AA-BiGAN without collected anomalies"."""
     keys = ("dataset", "gamma_l")
-    runs = _runs_by_cell(rows, profile, table, keys, lambda r: (int(r["normal_class"]), int(r["seed"])))
+    runs = _runs_by_cell(rows, profile, table, keys, _by_class)
     out = []
     for ((dataset, g), selection, method), ours in sorted(runs.items()):
         if method == "aabigan" and g > 0:
@@ -172,16 +171,46 @@ def versus_without_collected(rows, profile: str, table: str = "table1") -> list[
     return out
 
 
+def runs_by_cell(rows, profile: str, table: str, keys=("dataset", "gamma_l"), method: str = "aabigan",
+                 selection: str = "validation") -> dict[tuple, dict[tuple, float]]:
+    """One method's runs in each cell of paper table ``table``, told apart by ``keys`` (``c`` read from the
+    settings): ``{cell: {(normal_class, seed): AUROC %}}`` over the ok rows of ``profile``, under ``selection``
+    (:data:`aabigan.tables.SELECTIONS`: AA-BiGAN's ``val/auto`` under ``validation``, the paper's rule).  The
+    dataset of a cell is its file name ("mnist"), every other key a float.
+
+    Runs are keyed by normal class and seed, so that two cells' dicts pair with :func:`paired_difference`
+    across a step in gamma_l (the gamma_l = 0 run has no collected class), k_l, gamma_p or c.  A cell with two
+    runs of one normal class and seed (the paper's protocol: every collected class of a normal one) is an
+    error, not a silently dropped run."""
+    selection_rules(method, selection)                   # an unknown selection is an error, not an empty dict
+    runs = _runs_by_cell(rows, profile, table, keys, _by_class)
+    return {cell: v for (cell, sel, m), v in sorted(runs.items()) if sel == selection and m == method}
+
+
+def _run(r) -> tuple:
+    return int(r["normal_class"]), str(r["known_classes"]), int(r["seed"])
+
+
+def _by_class(r) -> tuple:
+    return int(r["normal_class"]), int(r["seed"])
+
+
 def _runs_by_cell(rows, profile, table, keys, run_of) -> dict[tuple, dict]:
-    """(cell, selection, method) -> {run_of(row): AUROC %} over the ok rows of ``profile`` in ``table``."""
+    """(cell, selection, method) -> {run_of(row): AUROC %} over the ok rows of ``profile`` in ``table``; two rows
+    of one run under one selection are an error (a file given twice, or ``run_of`` too coarse for the grid)."""
     runs: dict[tuple, dict] = defaultdict(dict)
     for r in rows:
         if r.get("status") != "ok" or r["profile"] != profile or not in_table(table, r):
             continue
-        cell = tuple(r["dataset"] if k == "dataset" else float(r[k]) for k in keys)
+        cell = tuple(r["dataset"] if k == "dataset" else float(_cell_value(r, k)) for k in keys)
         for selection in SELECTIONS:
             if r["rule"] in selection_rules(r["method"], selection):
-                runs[(cell, selection, r["method"])][run_of(r)] = 100 * float(r["auroc"])
+                here = runs[(cell, selection, r["method"])]
+                if run_of(r) in here:
+                    raise ValueError(f"two {r['method']} rows of run {run_of(r)} in cell {cell} of {table} under "
+                                     f"{selection}: a file given twice, or several collected classes per normal "
+                                     f"class (pair them by known_classes too)")
+                here[run_of(r)] = 100 * float(r["auroc"])
     return runs
 
 

@@ -41,7 +41,7 @@ from . import __version__
 from .data import IMAGE_DATASETS, ODDS_DATASETS, canonical_name, make_split
 from .detector import AABiGAN, ShortFitWarning
 from .methods import BUILT_IN_METHODS, METHODS, Method, register_method
-from .paper_tables import TABLE_CELLS
+from .paper_tables import TABLE_CELLS, TABLE_SCOPE
 from .profiles import get_profile, versions_of
 from .provenance import commit as _commit, device_name as _device_name
 from .scores import EXTRA_SCORES, SCORES, auprc, auroc
@@ -312,11 +312,23 @@ def _failed(cfg: RunConfig, exc: BaseException, fields=ROW_FIELDS) -> list[dict]
                   fields)
 
 
+#: the settings of a profile's image schedule: a config overriding one of them trains a schedule nobody measured
+_SCHEDULE_KEYS = frozenset({"epochs", "min_steps", "batch_size", "neg_batch_size", "width"})
+
+
+def _measured(cfg) -> bool:
+    """Whether ``cfg`` trains its profile's measured image schedule, unchanged (:attr:`Profile.measured_image_schedule`)."""
+    return (cfg.family == "image" and get_profile(cfg.profile).measured_image_schedule
+            and not _SCHEDULE_KEYS & {k for k, _ in cfg.overrides})
+
+
 @contextlib.contextmanager
-def _quiet_if_smoke(profile: str):
-    """The smoke profile trains too short to mean anything on purpose: its runs do not warn that they do."""
+def _quiet_short_fits(profile: str, measured: bool = False):
+    """Runs that are short on purpose do not warn that they are (:class:`ShortFitWarning`): every run of the
+    smoke profile, and a run at a schedule the learning-curve study measured to be enough (``measured``,
+    :func:`_measured`)."""
     with warnings.catch_warnings():
-        if profile == "smoke":
+        if profile == "smoke" or measured:
             warnings.simplefilter("ignore", ShortFitWarning)
         yield
 
@@ -327,12 +339,12 @@ def _test_callback(split, per_epoch: bool):
     return (_TestScores if per_epoch else _TestMonitor)(split.X_test, split.y_test)
 
 
-def _fit(model, split, X, y, per_epoch: bool, profile: str = "", by_epoch: bool = False) -> dict | None:
+def _fit(model, split, X, y, per_epoch: bool, cfg, by_epoch: bool = False) -> dict | None:
     """Fit as the method's rules need; for a method reported per epoch (AA-BiGAN, ``per_epoch``: {epoch:
     {score: (auroc, auprc)}}) or a baseline that trains by epochs ({epoch: (auroc, auprc)}), returns the test
     AUROC and AUPRC of each epoch, recorded by the runner's callback (the estimator gets only the validation
     split)."""
-    with _quiet_if_smoke(profile):
+    with _quiet_short_fits(cfg.profile, _measured(cfg)):
         if per_epoch or by_epoch:
             test = _test_callback(split, per_epoch)
             model.fit(X, y, eval_set=(split.X_val, split.y_val), callbacks=(test,))
@@ -357,7 +369,7 @@ def load_or_train(cfg: RunConfig, path) -> AABiGAN:
         return det
     split, X, y = _split(cfg)
     det = _build(cfg)
-    _fit(det, split, X, y, per_epoch=True, profile=cfg.profile)
+    _fit(det, split, X, y, per_epoch=True, cfg=cfg)
     info = _base_row(cfg) | {"device": _device_name(det.device_), "fit_seconds": round(float(det.fit_seconds_), 3),
                              "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -407,7 +419,7 @@ def run_one(cfg: RunConfig, report: str = "rules") -> list[dict]:
         model = _build(cfg)
         method = METHODS[cfg.method]
         t0 = time.perf_counter()
-        test = _fit(model, split, X, y, method.per_epoch, cfg.profile, method.by_epoch)
+        test = _fit(model, split, X, y, method.per_epoch, cfg, method.by_epoch)
         return rows_of(cfg, model, split, getattr(model, "fit_seconds_", None) or (time.perf_counter() - t0), test)
     except Exception as exc:  # recorded as failed, never as a number
         return _failed(cfg, exc, list(schema.fields))
@@ -443,7 +455,7 @@ def run_stacked(cfgs: list[RunConfig]) -> list[list[dict]]:
         for i, (sp, X, y) in enumerate(prepared):
             groups.setdefault((X.shape, int(y.sum()), sp.X_val.shape, sp.X_test.shape), []).append(i)
         tests = [_test_callback(sp, per_epoch=True) for sp, _, _ in prepared]
-        with _quiet_if_smoke(cfgs[0].profile):
+        with _quiet_short_fits(cfgs[0].profile, all(_measured(c) for c in cfgs)):
             for idx in groups.values():
                 fit_stacked([models[i] for i in idx],
                             [(prepared[i][1], prepared[i][2], (prepared[i][0].X_val, prepared[i][0].y_val),
@@ -857,8 +869,14 @@ def grid(name: str, profile: str | None = None, datasets=None, methods=None, see
                           default=("aabigan", "deepsad", "supervised", "ssad-hybrid"))
     if name not in GRIDS or name not in TABLE_CELLS:
         raise ValueError(f"unknown grid {name!r}; choose one of {', '.join(GRIDS)}")
-    if name == "table5":
-        datasets = datasets or ["fmnist"]
+    scope = TABLE_SCOPE.get(name, {})          # Table 5: AA-BiGAN on F-MNIST only, as in the paper
+    if scope:
+        datasets = [canonical_name(d) for d in (datasets or scope["dataset"])]
+        methods = list(methods or scope["method"])
+        for what, chosen in (("dataset", datasets), ("method", methods)):
+            if set(chosen) - set(scope[what]):
+                raise ValueError(f"grid {name!r} is run with {what} {', '.join(scope[what])} only (the paper's); "
+                                 f"its rows of {', '.join(sorted(set(chosen) - set(scope[what])))} would be in no table")
     cells = [(c.gamma_l, c.gamma_p, c.k_l, c.overrides()) for c in TABLE_CELLS[name]]    # aabigan.paper_tables
     return _grid_images(profile, datasets, methods, pairs, cells, seeds)
 

@@ -572,9 +572,9 @@ def _fid_experiment(cfg: FidConfig, feature_fn: Callable | None = None, batch_si
     def track(epoch, det) -> None:   # scores every epoch's generator (a callback: the training is untouched)
         per_epoch.append((score(det.generator_, det.nets_.latent_dim, det.device_), int(epoch)))
 
-    from .experiments import _quiet_if_smoke
+    from .experiments import _quiet_short_fits
 
-    with _quiet_if_smoke(cfg.profile):
+    with _quiet_short_fits(cfg.profile):
         det = AABiGAN(**{**RUNNER_BASE_SETTINGS, **settings}, random_state=seed).fit(
             X_train, callbacks=(track,) if cfg.rule == "best" else ())
     last = per_epoch[-1][0] if per_epoch else score(det.generator_, det.nets_.latent_dim, det.device_)

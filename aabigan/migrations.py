@@ -33,6 +33,15 @@ config hash):
   989c2570162120c3 1afc3fd6d4304fa5 a97482dd0a3624b7 8661262a40b28ae9 a11765210bc5cd57
 * ``bigan``: 54e4279d025a2ff6 89ba0729704fc866 051e3f7aa4006c56 75ba80c58fca0307 a49f468036035e2b
   d3370464280043d1 f34edb8658326052 345ca7af19330360 3ba7b322d6887577 f3b077904d7609a6
+
+``default-c-reruns`` (2026-12-02, issue 13): Table 5's grid used to set ``c = 0.75`` explicitly in its c = 0.75
+cells, a config of its own that trains exactly what the runs setting no c train (0.75 is the default,
+:data:`aabigan.paper_tables.DEFAULT_C`).  So the ``cpu@1`` rows of F-MNIST gamma_l = .05, gamma_p = 0, c = 0.75
+were a second training of Table 1's cell, bit for bit.  The grid now leaves c unset there, and Table 5's c = 0.75
+cells read the rows that set none.  :func:`drop_default_c_reruns` removes every run that sets c = 0.75 and has
+a twin setting none with the same AUROC, AUPRC, score and epoch under every rule; a run without such a twin
+stays (the ``cpu@1`` F-MNIST gamma_p = .1 rows: Table 6 had no F-MNIST cell under ``cpu@1``), and a twin that
+differs is an error.  On ``results/images-cpu.csv``: 10 runs, 30 rows.
 """
 from __future__ import annotations
 
@@ -44,7 +53,11 @@ from .experiments import RunConfig, protocol_of
 from .profiles import versions_of
 from .store import FID_SCHEMA, RUN_SCHEMA, ResultsFile, Schema
 
-__all__ = ["settings_as_run", "fid_config_hash", "FID_SCHEMA_BEFORE_HASH"]
+#: the columns that say which run a row is of, besides its settings
+RUN_KEY = ("dataset", "method", "normal_class", "known_classes", "k_l", "gamma_l", "gamma_p", "seed",
+           "profile", "rule")
+
+__all__ = ["settings_as_run", "fid_config_hash", "drop_default_c_reruns", "FID_SCHEMA_BEFORE_HASH"]
 
 #: the FID header before ``fid-config-hash``: no ``config_hash``, keyed by seven columns
 FID_SCHEMA_BEFORE_HASH = Schema("fid-before-hash", tuple(f for f in FID_SCHEMA.fields if f != "config_hash"),
@@ -126,3 +139,42 @@ def fid_config_hash(path) -> int:
         store.schema, store.rows = FID_SCHEMA, []
         store.append(rows)
     return len(rows)
+
+
+#: the columns a run at the default c must share with its twin that sets none, row by row
+_TWIN_RESULT = ("auroc", "auprc", "score", "epoch")
+
+
+def drop_default_c_reruns(path) -> int:
+    """Remove the runs of the file that set ``c`` to its default and repeat a run that sets none (see the
+    module docstring), in one atomic, locked write; returns the number of rows removed.  A twin whose results
+    differ is an error: nothing is written."""
+    from .paper_tables import DEFAULT_C
+
+    def without_c(r) -> tuple:
+        settings = json.loads(r["settings"] or "{}")
+        settings.pop("c", None)
+        return (*(r[k] for k in RUN_SCHEMA.fields if k in RUN_KEY), json.dumps(settings, sort_keys=True))
+
+    with ResultsFile(Path(path), RUN_SCHEMA) as store:
+        plain = {without_c(r): r for r in store.rows
+                 if r["status"] == "ok" and "c" not in json.loads(r["settings"] or "{}")}
+        runs: dict[str, list] = {}
+        for r in store.rows:
+            c = json.loads(r["settings"] or "{}").get("c")
+            if r["status"] == "ok" and c is not None and float(c) == DEFAULT_C:
+                runs.setdefault(r["config_hash"], []).append(r)
+        drop = set()
+        for h, rows in runs.items():
+            twins = [plain.get(without_c(r)) for r in rows]
+            if not all(twins):
+                continue                                   # nothing repeated: the run stays
+            for r, t in zip(rows, twins):
+                if any(r[k] != t[k] for k in _TWIN_RESULT):
+                    raise ValueError(f"{r.source}: sets c = {DEFAULT_C} like its twin {t.source} sets nothing, "
+                                     f"but their results differ")
+            drop.add(h)
+        removed = sum(len(runs[h]) for h in drop)
+        if drop:
+            store.append([], replace=drop)
+    return removed

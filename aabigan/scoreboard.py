@@ -12,21 +12,21 @@ speed report of ``benchmarks/``), so the page changes when the rows do.  A verdi
 * ``not tested yet`` -- we have no rows for it (the row says which would decide it).
 
 Each test is written next to its claim, with its threshold, and uses rows of one profile under one
-selection rule.  Where methods are compared, both sides are read under the same rule (:data:`SELECTIONS`):
-*label-free* -- AA-BiGAN's ``last/reconstruction`` rows (the score its defaults use) against each baseline's
-own score after its last epoch (``last``; ``fixed`` for a method without epochs, or a row written before the
-baselines reported per epoch) -- and *validation* -- AA-BiGAN's ``val/auto`` (the paper's rule: epoch and
-score chosen on the validation split) against each baseline's ``val/epoch`` (its epoch chosen on the same
-split).  A cell is compared under the second rule only when some baseline there chose an epoch: AA-BiGAN's
-choice is never set against baselines that did not choose.  Claims about AA-BiGAN alone (the
-collected ratio, pollution, c) use ``val/auto``, the paper's rule, in every cell alike.  "Paired" means over
-the runs two cells share (class pairs for images, seeds for the ODDS tables); the paired standard error is
-the standard deviation of the differences over the square root of their number.
+selection rule.  Where methods are compared, both sides are read under the same rule
+(:data:`aabigan.tables.SELECTIONS`, paired by :func:`aabigan.diagnosis.versus_each_baseline`): *label-free* --
+AA-BiGAN's ``last/reconstruction`` rows (the score its defaults use) against each baseline's own score after its
+last epoch (``last``; ``fixed`` for a method without epochs) -- and *validation* -- AA-BiGAN's ``val/auto`` (the
+paper's rule: epoch and score chosen on the validation split) against each baseline's ``val/epoch`` (its epoch
+chosen on the same split; ``fixed`` again for a method without epochs).  A baseline row written before its
+method reported per epoch (``fixed``) is compared label-free only: AA-BiGAN's choice is never set against a
+baseline that could not choose.  Claims about AA-BiGAN alone (the collected ratio, pollution, c) use
+``val/auto``, the paper's rule, in every cell alike.  "Paired" means over the runs two cells share (class pairs
+for images, seeds for the ODDS tables); the paired standard error is the standard deviation of the differences
+over the square root of their number.
 """
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -34,21 +34,16 @@ import numpy as np
 
 from .data import DISPLAY_NAMES
 from .diagnosis import paired_difference as _paired
+from .diagnosis import runs_by_cell, versus_each_baseline
 from .experiments import METHODS, rows_of_protocol
 from .profiles import versions_of
 from .store import read_rows
-from .tables import in_table
 
 __all__ = ["Claim", "claims", "to_markdown", "VERDICTS"]
 
 VERDICTS = ("holds", "partly", "does not hold", "not tested yet")
 PROFILE = "cpu"
 AA_RULE = "val/auto"                                  # AA-BiGAN alone: the paper's rule
-LABEL_FREE = {"aabigan": "last/reconstruction", "baseline": ("fixed", "last")}   # methods compared
-#: the two rules methods are compared under, (AA-BiGAN's rule, a baseline's rules); under "validation" a
-#: baseline's ``val/epoch`` (first) or, for a method without epochs, its one ``fixed`` score
-SELECTIONS = {"label-free": (LABEL_FREE["aabigan"], LABEL_FREE["baseline"]),
-              "validation": (AA_RULE, ("val/epoch", "fixed"))}
 ODDS_FILES = ("odds-cpu.csv", "odds-baselines-cpu.csv")
 #: the ODDS rows of every profile that has AA-BiGAN and baselines side by side (the claim is tested in each)
 ODDS_FILES_BY_PROFILE = {"cpu": ODDS_FILES, "paper": ("odds-paper.csv", "odds-baselines-paper.csv")}
@@ -76,19 +71,17 @@ def _rows(directory: Path, names, profile: str = PROFILE) -> list[dict]:
     return rows_of_protocol([r for n in names for r in read_rows(directory / n) if r["status"] == "ok"], profile)
 
 
-def _runs(rows, table: str, method: str, rules=None, **cell) -> dict[tuple, float]:
-    """{(normal class, seed): AUROC %} of one method's runs in one cell of a paper table, under ``rules``
-    (default: AA-BiGAN's :data:`AA_RULE`, a baseline's label-free last epoch)."""
-    if rules is None:
-        rules = (AA_RULE,) if method.startswith("aabigan") else LABEL_FREE["baseline"]
-    rules = (rules,) if isinstance(rules, str) else tuple(rules)
-    out = {}
-    for r in rows:
-        if r["method"] != method or r["rule"] not in rules or not in_table(table, r):
-            continue
-        if all(math.isclose(float(r[k]), float(v)) if k != "dataset" else r[k] == v for k, v in cell.items()):
-            out[(int(r["normal_class"]), int(r["seed"]))] = 100 * float(r["auroc"])
-    return out
+def _runs(rows, table: str, method: str = "aabigan", **cell) -> dict[tuple, float]:
+    """{(normal class, seed): AUROC %} of one method's runs in one cell of a paper table, under
+    the validation rule (AA-BiGAN's :data:`AA_RULE`, the paper's): :func:`aabigan.diagnosis.runs_by_cell`.
+    ``rows`` hold one protocol (:func:`_rows`)."""
+    want = tuple(v if k == "dataset" else float(v) for k, v in cell.items())
+    return runs_by_cell(rows, _profile_of(rows), table, tuple(cell), method).get(want, {})
+
+
+def _profile_of(rows) -> str:
+    """The profile column of rows of one protocol (:func:`_rows`: ``cpu@1`` rows are written ``cpu``)."""
+    return rows[0]["profile"] if rows else PROFILE
 
 
 def _mean(runs: dict) -> float:
@@ -106,38 +99,25 @@ def _name(d: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------ claims
-def _comparisons(rows, table, cells, where: str, note: str, profile: str = PROFILE) -> tuple[list, str]:
-    """AA-BiGAN's mean at or above the best baseline's (both rounded to 0.1 point, as the tables show them), cell
-    by cell (cells: {label: cell kwargs}), under each selection of :data:`SELECTIONS` that has rows of both
-    sides: label-free at the last epoch, and each method's epoch (AA-BiGAN's also its score) chosen on the
-    validation split.  Both means are over the runs the two sides share (n is written where that is fewer than
-either side holds).  The claim holds in a cell only under every selection tested there.  Returns the
-    comparisons' outcomes and the evidence text, for ``profile``."""
-    methods = sorted({r["method"] for r in rows} - {"aabigan", "aabigan-unsup"})
-    passed, parts = [], []
-    for label, cell in cells.items():
-        said = []
-        for selection, (aa_rule, base_rules) in SELECTIONS.items():
-            aa = _runs(rows, table, "aabigan", aa_rule, **cell)
-            base = {m: _runs(rows, table, m, base_rules, **cell) for m in methods}
-            base = {m: v for m, v in base.items() if v}
-            if not aa or not base or (selection != "label-free" and not any(
-                    _runs(rows, table, m, base_rules[:1], **cell) for m in base)):
-                continue                        # no baseline chose anything: nothing to compare under this rule
-            shared = {m: sorted(set(aa) & set(v)) for m, v in base.items()}   # the runs both sides hold
-            shared = {m: k for m, k in shared.items() if k}
-            if not shared:
-                continue
-            mean = {m: float(np.mean([base[m][k] for k in shared[m]])) for m in shared}
-            best = max(mean, key=mean.get)
-            ours = float(np.mean([aa[k] for k in shared[best]]))
-            passed.append(round(ours, 1) >= round(mean[best], 1))   # as the tables show them
-            n = "" if len(shared[best]) == len(aa) == len(base[best]) else f" (n={len(shared[best])})"
-            said.append(f"{selection} {ours:.1f} vs {METHODS[best].display} {mean[best]:.1f}{n}")
-        if said:
-            parts.append(f"{label}: " + ", ".join(said))
+def _comparisons(rows, table, keys, label, where: str, note: str, profile: str = PROFILE) -> tuple[list, str]:
+    """AA-BiGAN's mean at or above the best baseline's (both rounded to 0.1 point, as the tables show them), in
+    each cell of ``table`` (told apart by ``keys``; ``label(*cell)`` names it) and under each selection of
+    :data:`aabigan.tables.SELECTIONS` with rows of both sides, paired over the runs the two share
+    (:func:`aabigan.diagnosis.versus_each_baseline`; n is theirs).  The claim holds in a cell only under every
+    selection tested there.  Returns the comparisons' outcomes and the evidence text, for ``profile``."""
+    best: dict[tuple, dict] = {}
+    for v in versus_each_baseline(rows, profile.split("@")[0], table, keys):
+        key = (tuple(v[k] for k in keys), v["selection"])
+        if key not in best or v["baseline_mean"] > best[key]["baseline_mean"]:
+            best[key] = v
+    passed, parts = [], {}
+    for (cell, selection), v in best.items():
+        passed.append(round(v["aabigan"], 1) >= round(v["baseline_mean"], 1))   # as the tables show them
+        parts.setdefault(label(*cell), []).append(f"{selection.replace('_', '-')} {v['aabigan']:.1f} vs "
+                                                  f"{v['baseline']} {v['baseline_mean']:.1f} (n={v['n']})")
     evidence = (f"{sum(passed)} of {len(passed)} comparisons ({where} x rule) at or above the best baseline under "
-                f"the same rule: " + "; ".join(parts) + f" ({profile} profile; {note})") if passed else \
+                f"the same rule: " + "; ".join(f"{k}: " + ", ".join(v) for k, v in parts.items())
+                + f" ({profile} profile; {note})") if passed else \
         f"no {where} has AA-BiGAN and a baseline under the {profile} profile"
     return passed, evidence
 
@@ -148,9 +128,7 @@ def _odds_beats(directory):
     passed, parts = [], []
     for profile, names in ODDS_FILES_BY_PROFILE.items():
         rows = _rows(directory, names, profile)
-        datasets = sorted({r["dataset"] for r in rows})
-        got, evidence = _comparisons(rows, "table2", {_name(d): {"dataset": d} for d in datasets},
-                                     "ODDS tables", "mean of 10 seeds", profile)
+        got, evidence = _comparisons(rows, "table2", ("dataset",), _name, "ODDS tables", "mean of 10 seeds", profile)
         if got or profile == PROFILE:
             passed += got
             parts.append(evidence)
@@ -162,9 +140,9 @@ def _odds_beats(directory):
 
 def _images_beat(directory, protocol):
     rows = _rows(directory, IMAGE_FILES, protocol)
-    cells = {f"{_name(d)} γ_l={g:g}": {"dataset": d, "gamma_l": g}
-             for d in ("mnist", "fmnist", "cifar10") for g in (0.0, 0.01, 0.05, 0.1, 0.2)}
-    passed, evidence = _comparisons(rows, "table1", cells, "Table 1 cells", "class pairs of the normal class n and collected class n+1 mod 10", protocol)
+    passed, evidence = _comparisons(rows, "table1", ("dataset", "gamma_l"), lambda d, g: f"{_name(d)} γ_l={g:g}",
+                                    "Table 1 cells", "class pairs of the normal class n and collected class n+1 mod 10",
+                                    protocol)
     return Claim("AA-BiGAN outperforms the best baseline on MNIST, F-MNIST and CIFAR-10", "Sec. 4, Table 1",
                  _verdict(passed), evidence, "the converged cpu profile's baselines in every cell of Table 1 "
                  "(CIFAR-10 above all, where the paper's margins are widest), and the paper profile on a GPU", (sum(passed), len(passed)))
@@ -250,11 +228,8 @@ def _pollution(directory, protocol):
 
 def _c_insensitive(directory, protocol):
     rows = _rows(directory, IMAGE_FILES, protocol)
-    means = {}
-    for r in rows:
-        if r["method"] == "aabigan" and r["rule"] == AA_RULE and in_table("table5", r) and float(r["gamma_p"]) == 0:
-            c = json.loads(r["settings"]).get("c")
-            means.setdefault(c, []).append(100 * float(r["auroc"]))
+    means = {c: list(v.values()) for (gp, c), v in runs_by_cell(rows, _profile_of(rows), "table5",
+                                                                 ("gamma_p", "c")).items() if gp == 0}
     if len(means) < 2:
         return Claim("Performance is not sensitive to the target c", "Sec. 3.3, Table 5", "not tested yet",
                      "Table 5 needs at least two values of c", "Table 5's rows")

@@ -19,7 +19,7 @@ import numpy as np
 
 from .data import DISPLAY_NAMES
 from .experiments import METHODS, read_rows
-from .paper_tables import TABLE_KEYS, holds
+from .paper_tables import DEFAULT_C, TABLE_KEYS, holds
 from .store import check_unique
 
 __all__ = ["summarise", "paper_table", "compare", "compare_selection", "selection_rules", "SELECTIONS", "in_table",
@@ -57,7 +57,8 @@ def in_table(name: str, row: Mapping) -> bool:
 
 def _cell_value(row: dict, key: str):
     if key == "c":
-        return json.loads(row["settings"]).get("c", 0.75) or 0.75
+        c = json.loads(row["settings"] or "{}").get("c")
+        return DEFAULT_C if c is None else c
     return row[key]
 
 
@@ -149,7 +150,7 @@ def compare_selection(name: str, rows: list[dict], profile: str | None = None, d
     """Paper table ``name`` under both selection rules side by side: per cell (:data:`TABLE_KEYS`, e.g. dataset
     and method for Tables 2 and 8, dataset, gamma_l and method for Table 1) our mean ± std (percent) and the
     number of runs under ``label_free`` and under ``validation`` (:data:`SELECTIONS`; "—" and 0 where a cell
-    has no such rows), ``ours`` as "label-free / validation" (for :func:`to_wide`), ``n`` the runs behind them
+    has no such rows; the means as numbers too, ``label_free_mean`` and ``validation_mean``, None there), ``ours`` as "label-free / validation" (for :func:`to_wide`), ``n`` the runs behind them
     (one number where the two agree, else "label-free / validation"), and the paper's value.
 
     Every method must come from one profile: rows of several profiles are an error unless ``profile`` picks
@@ -173,12 +174,14 @@ def compare_selection(name: str, rows: list[dict], profile: str | None = None, d
             cells.setdefault(k, {**dict(zip(keys, k)), "profile": c["profile"]})
             cells[k][sel] = f"{c['mean']:.1f} ± {c['std']:.1f}"
             cells[k][f"{sel}_n"] = c["n"]
+            cells[k][f"{sel}_mean"] = c["mean"]
     paper = _paper_cells(name, directory)
     out = []
     for k, c in sorted(cells.items()):
         for sel in SELECTIONS:
             c.setdefault(sel, "—")
             c.setdefault(f"{sel}_n", 0)
+            c.setdefault(f"{sel}_mean", None)
         p = paper.get(k)
         c["ours"] = f"{c['label_free']} / {c['validation']}"
         lf, val = c["label_free_n"], c["validation_n"]

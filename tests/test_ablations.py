@@ -276,3 +276,31 @@ def test_without_collected_anomalies_is_the_gamma_0_run_of_the_same_class_and_se
     assert v["baseline"] == "AA-BiGAN without collected anomalies" and v["baseline_mean"] == pytest.approx(75)
     assert got[(0.1, "label_free")]["delta"] == pytest.approx(0) and \
         got[(0.1, "label_free")]["verdict"] == "no clear difference"
+
+
+def test_runs_by_cell_pairs_steps_across_cells_and_refuses_two_runs_of_one_class():
+    from aabigan.diagnosis import paired_difference, runs_by_cell
+
+    def row(normal, auroc, gamma_p=0.0, c=None, known=None, rule="val/auto", seed=0):
+        known = str((normal + 1) % 10) if known is None else known
+        return {"status": "ok", "profile": "cpu", "dataset": "fmnist", "method": "aabigan", "rule": rule,
+                "normal_class": str(normal), "known_classes": known, "seed": str(seed), "gamma_l": "0.05",
+                "gamma_p": str(gamma_p), "k_l": "1", "settings": json.dumps({} if c is None else {"c": c}),
+                "auroc": str(auroc)}
+    rows = [row(n, .80 + .01 * n, c=0.75) for n in range(4)]
+    rows += [dict(r, dataset="mnist", settings="{}") for r in rows]    # Table 1's MNIST cell: not in Table 5
+    rows += [row(n, .70 + .02 * n, c=0.25) for n in range(4)]
+    rows += [row(n, .90, c=0.25, rule="last/reconstruction") for n in range(4)]   # another selection
+    rows += [row(n, .60, gamma_p=0.1, c=0.25) for n in range(3)]
+    got = runs_by_cell(rows, "cpu", "table5", ("gamma_p", "c"))
+    assert set(got) == {(0.0, 0.75), (0.0, 0.25), (0.1, 0.25)}
+    assert got[(0.0, 0.25)] == {(n, 0): pytest.approx(70 + 2 * n) for n in range(4)}
+    delta, se, n = paired_difference(got[(0.0, 0.75)], got[(0.0, 0.25)])   # c 0.75 -> 0.25: -10, -9, -8, -7
+    assert (delta, n) == (pytest.approx(-8.5), 4) and se == pytest.approx(np.std([10, 9, 8, 7], ddof=1) / 2)
+    label_free = runs_by_cell(rows, "cpu", "table5", ("gamma_p", "c"), selection="label_free")
+    assert label_free == {(0.0, 0.25): {(n, 0): pytest.approx(90) for n in range(4)}}
+    assert runs_by_cell(rows, "paper", "table5", ("gamma_p", "c")) == {}
+    with pytest.raises(ValueError, match="unknown selection"):
+        runs_by_cell(rows, "cpu", "table5", ("gamma_p", "c"), selection="val/auto")
+    with pytest.raises(ValueError, match="two aabigan rows of run"):   # normal class 0 with two collected classes
+        runs_by_cell(rows + [row(0, .5, c=0.25, known="2")], "cpu", "table5", ("gamma_p", "c"))

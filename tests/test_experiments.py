@@ -81,7 +81,8 @@ def test_grids_cover_the_papers_cells():
     assert all(c.normal_class not in c.known_classes for c in t7)
     assert all(c.gamma_p == 0.1 for c in t7)
     t5 = grid("table5", "smoke")
-    assert {c.dataset for c in t5} == {"fmnist"} and {dict(c.overrides)["c"] for c in t5} == {0.25, 0.4, 0.6, 0.75}
+    assert {c.dataset for c in t5} == {"fmnist"}        # c = 0.75, the default, is set by none: Table 1's runs
+    assert {dict(c.overrides).get("c") for c in t5} == {0.25, 0.4, 0.6, None}
     t2 = grid("table2", "cpu")
     assert len(t2) == 6 * 6 * 10 and {c.gamma_l for c in t2} == {0.01}
     assert {c.method for c in grid("table8", "smoke")} >= {"aabigan", "deepsad", "cae", "nda", "ssdgm"}
@@ -600,3 +601,26 @@ def test_without_its_labels_aabigan_trains_on_the_gamma_l_zero_data():
         np.testing.assert_array_equal(unsup[1], zero[1])
         assert not np.any(unsup[2]) and np.any(aware[2])                # no collected anomaly left in training
         np.testing.assert_array_equal(aware[1][aware[2] == 0], zero[1])  # the normals are the same images
+
+
+@pytest.mark.parametrize("profile, overrides, dataset, warns", [
+    ("cpu", (), "fmnist", False),                    # the schedule the learning-curve study measured
+    ("cpu", (("epochs", 1),), "fmnist", True),       # a schedule nobody measured
+    ("cpu@1", (), "fmnist", True),                   # the superseded one, measured to be too short
+    ("cpu", (), "thyroid", True),                    # ODDS: no study of its own
+    ("smoke", (("epochs", 1),), "mnist", False)])    # short on purpose, always
+def test_only_runs_short_on_purpose_do_not_warn_that_they_are(profile, overrides, dataset, warns):
+    import warnings
+
+    from aabigan.detector import ShortFitWarning
+    from aabigan.experiments import _fit
+
+    class Short:                                     # an estimator whose fit is short
+        def fit(self, X, y):
+            warnings.warn("this fit trains only 1 step", ShortFitWarning)
+
+    cfg = RunConfig(dataset, "aabigan", 0, (1,), 0.05, 0.0, 0, profile, overrides)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _fit(Short(), None, None, None, per_epoch=False, cfg=cfg)
+    assert any(issubclass(w.category, ShortFitWarning) for w in caught) == warns

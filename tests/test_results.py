@@ -59,6 +59,37 @@ def test_the_settings_migration_rewrites_old_rows_and_keeps_their_hashes(tmp_pat
     assert json.loads(new[0]["settings"]) == {"batch_size": 64, "epochs": 20, "width": 8}
 
 
+def test_the_default_c_migration_drops_only_runs_that_repeat_one_setting_no_c(tmp_path):
+    """aabigan.migrations.drop_default_c_reruns: a run setting c = 0.75 whose twin sets none with the same
+    results goes (all its rules); one without a twin stays; a twin with other results is an error."""
+    from aabigan.migrations import drop_default_c_reruns
+    from aabigan.store import RUN_SCHEMA, ResultsFile
+
+    plain = [r for r in read_rows(RESULTS / "images-cpu.csv") if r["method"] == "aabigan" and r["status"] == "ok"
+             and float(r["gamma_p"]) == 0 and "c" not in json.loads(r["settings"])]
+    first = [r for r in plain if r["config_hash"] == plain[0]["config_hash"]]    # the rules of one run
+    other = [r for r in plain if r["config_hash"] == next(q["config_hash"] for q in plain if q["seed"] != "0"
+                                                             or q["normal_class"] != first[0]["normal_class"])]
+
+    def at_c(rows, tag):
+        return [dict(r, config_hash=tag, settings=json.dumps({**json.loads(r["settings"]), "c": 0.75},
+                                                             sort_keys=True)) for r in rows]
+    lone = [dict(r, gamma_p="0.1") for r in at_c(other, "b" * 16)]               # no twin at gamma_p = .1
+    out = tmp_path / "rows.csv"
+    with ResultsFile(out, RUN_SCHEMA) as store:
+        store.append(first)
+        store.append(at_c(first, "a" * 16))
+        store.append(lone)
+    assert drop_default_c_reruns(out) == len(first) and drop_default_c_reruns(out) == 0
+    assert [dict(r) for r in read_rows(out)] == [dict(r) for r in first + lone]
+    with ResultsFile(out, RUN_SCHEMA) as store:
+        store.append([dict(r, auroc="0.5") for r in at_c(first, "c" * 16)])
+    before = out.read_text()
+    with pytest.raises(ValueError, match="their results differ"):
+        drop_default_c_reruns(out)
+    assert out.read_text() == before
+
+
 def test_from_row_recovers_overrides():
     cfg = RunConfig("thyroid", "aabigan", gamma_l=0.01, seed=3, profile="smoke",
                     overrides=(("ema_decay", 0.99), ("min_steps", 7)))
@@ -118,7 +149,8 @@ def test_the_image_rows_before_the_study_are_the_superseded_cpu_profile_and_stay
     rows = read_rows(RESULTS / "images-cpu.csv")
     current, stale = current_rows(rows)
     by = {v: rows_of_protocol(rows, v) for v in ("cpu", "cpu@1")}
-    assert (current, stale) == (by["cpu"], by["cpu@1"]) and len(by["cpu@1"]) >= 830
+    # 830 rows, less the 30 that repeated Table 1's cell at c = 0.75 (aabigan.migrations.drop_default_c_reruns)
+    assert (current, stale) == (by["cpu"], by["cpu@1"]) and len(by["cpu@1"]) == 800
     assert {protocol_of(r) for r in rows} <= {"cpu", "cpu@1"}       # no row of an unknown definition
     table1 = [r for r in rows if float(r["gamma_p"]) == 0 and "c" not in json.loads(r["settings"])]
     before = grid("table1", "cpu@1", datasets=["mnist", "fmnist"], methods=["aabigan"])

@@ -36,6 +36,7 @@ def test_both_rules_side_by_side():
     aa, sad, oc = cells["AA-BiGAN"], cells["Deep SAD"], cells["OCSVM"]
     assert (aa["label_free"], aa["validation"], aa["label_free_n"], aa["validation_n"]) == \
         ("91.0 ± 1.4", "95.0 ± 1.4", 2, 2)                      # last/latent is in neither column
+    assert (aa["label_free_mean"], aa["validation_mean"]) == (pytest.approx(91.0), pytest.approx(95.0))
     assert (sad["label_free"], sad["validation"]) == ("81.0 ± 1.4", "85.0 ± 1.4")
     assert oc["label_free"] == oc["validation"] == "71.0 ± 1.4"   # a kernel method has nothing to choose
     assert aa["paper"] == "98.9 ± 0.1" and aa["profile"] == "cpu"
@@ -49,6 +50,7 @@ def test_a_baseline_row_written_before_the_epoch_rules_counts_as_label_free_only
     rows = _runs("deepsad", {"fixed": 0.80})
     (sad,) = compare_selection("table2", rows)
     assert (sad["label_free"], sad["label_free_n"], sad["validation"], sad["validation_n"]) == ("81.0 ± 1.4", 2, "—", 0)
+    assert sad["validation_mean"] is None and sad["label_free_mean"] == pytest.approx(81.0)
     # one run with both its old fixed and its new last row would count twice: refused
     with pytest.raises(ValueError, match="duplicate"):
         compare_selection("table2", rows + _runs("deepsad", {"last": 0.80}))
