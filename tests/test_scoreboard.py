@@ -122,3 +122,31 @@ def test_each_image_claim_reads_the_newest_protocol_that_has_its_cells(tmp_path)
     # the converged profile lacks its cells: it still reads cpu@1, now without the runs that moved
     assert "(cpu@1 profile" in after[steady].evidence and "MNIST 89.6" in before[steady].evidence
     assert "F-MNIST 87.8" in after[steady].evidence and "MNIST 89.6" not in after[steady].evidence
+
+
+def test_the_pollution_claim_sets_aabigans_drop_against_each_baselines(tmp_path):
+    """Table 6's gamma_p = 0 -> 0.2 on hand-made rows of the converged profile: robust (a drop under 5 points)
+    and, where a baseline ran both cells, losing no more than it (paired over each method's own runs)."""
+    from aabigan.experiments import _base_row
+
+    def rows(method, rule, gamma_p, aurocs):
+        out = []
+        for n, a in enumerate(aurocs):
+            cfg = RunConfig("mnist", method, n, (n + 1,), 0.05, gamma_p, 0, "cpu")
+            out.append({**_base_row(cfg), "status": "ok", "rule": rule, "auroc": a, "auprc": a, "epoch": 1,
+                        "score": "reconstruction", "fit_seconds": 1.0, "device": "cpu",
+                        "finished_at": "2026-12-02T00:00:00+00:00"})
+        return out
+
+    def claim(deepsad_at_02):
+        (tmp_path / "images-cpu.csv").unlink(missing_ok=True)
+        with ResultsFile(tmp_path / "images-cpu.csv", RUN_SCHEMA) as store:
+            for gp, aa, ds in ((0.0, [.90, .80, .85], [.95, .90, .93]), (0.2, [.88, .79, .82], deepsad_at_02)):
+                store.append(rows("aabigan", "val/auto", gp, aa) + rows("deepsad", "val/epoch", gp, ds))
+        return next(c for c in claims(tmp_path, BENCH) if c.claim.startswith("Robust"))
+
+    slower = claim([.80, .75, .78])                  # Deep SAD loses 15 points, AA-BiGAN 2
+    assert slower.verdict == "holds" and slower.tally == (1, 1) and slower.protocol == "cpu"
+    assert "AA-BiGAN -2.0 (n=3) vs Deep SAD -15.0 (n=3)" in slower.evidence
+    steadier = claim([.95, .90, .92])                # Deep SAD loses a third of a point: AA-BiGAN is robust only
+    assert steadier.verdict == "partly" and steadier.tally == (0, 1)
