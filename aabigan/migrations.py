@@ -154,7 +154,7 @@ def drop_default_c_reruns(path) -> int:
     def without_c(r) -> tuple:
         settings = json.loads(r["settings"] or "{}")
         settings.pop("c", None)
-        return (*(r[k] for k in RUN_SCHEMA.fields if k in RUN_KEY), json.dumps(settings, sort_keys=True))
+        return (*(r[k] for k in RUN_KEY), json.dumps(settings, sort_keys=True))
 
     with ResultsFile(Path(path), RUN_SCHEMA) as store:
         plain = {without_c(r): r for r in store.rows
